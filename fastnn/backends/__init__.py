@@ -1,0 +1,1 @@
+"""Numeric backends: the NumPy reference and the native C kernels (see base.py)."""

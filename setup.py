@@ -1,0 +1,151 @@
+"""Build of fastnn's native backend: C kernels (csrc/) + a thin Cython binding.
+
+The C sources and the Cython file are compiled into the one extension module
+``fastnn.backends._native``; each C file gets its own flags:
+
+* ``*_avx512.c`` files are compiled for AVX-512 (F, DQ, BW, VL) + FMA, ``*_avx2.c``
+  for AVX2 + FMA, every other file for the baseline x86-64 (or whatever the target is).
+  Code in the ISA files runs only after the run-time CPU check chose it, so one build
+  runs on any x86-64; ``-march=native`` is never used.
+* OpenMP is used when the compiler accepts ``-fopenmp`` (probed by compiling a tiny
+  program) unless ``FASTNN_NO_OPENMP=1``; otherwise the build is serial.
+* ``FASTNN_SANITIZE=1`` builds with AddressSanitizer + UBSan (for the sanitizer run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).parent.resolve()
+CSRC = Path("csrc")
+IS_X86 = sysconfig.get_platform().endswith(("x86_64", "amd64", "i686", "win32"))
+WARNINGS = ["-Wall", "-Wextra"]
+ISA_FLAGS = {
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "avx2": ["-mavx2", "-mfma"],
+}
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def compiler_accepts(flags: list[str]) -> bool:
+    """Whether the C compiler builds and links a tiny OpenMP program with ``flags``."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    cc = cc.split()[0]
+    if shutil.which(cc) is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "probe.c")
+        src.write_text(
+            "#include <omp.h>\nint main(void){int n=0;\n"
+            "#pragma omp parallel reduction(+:n)\nn+=1;\nreturn omp_get_max_threads()>0?0:n;}\n"
+        )
+        result = subprocess.run(
+            [cc, *flags, str(src), "-o", str(Path(tmp, "probe"))],
+            capture_output=True,
+        )
+        return result.returncode == 0
+
+
+def openmp_flags() -> list[str]:
+    if env_flag("FASTNN_NO_OPENMP"):
+        print("fastnn: FASTNN_NO_OPENMP set: building without OpenMP", file=sys.stderr)
+        return []
+    if compiler_accepts(["-fopenmp"]):
+        return ["-fopenmp"]
+    print("fastnn: the compiler has no OpenMP: building serial kernels", file=sys.stderr)
+    return []
+
+
+def isa_of(path: Path) -> str:
+    for isa in ISA_FLAGS:
+        if path.stem.endswith("_" + isa):
+            return isa
+    return "base"
+
+
+OPENMP = openmp_flags()
+SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if env_flag(
+    "FASTNN_SANITIZE"
+) else []
+OPT = ["-O1", "-g"] if SANITIZE else ["-O3"]
+
+
+
+def flags_for(source: str) -> list[str]:
+    """Per-file flags: our C gets C99, warnings on and its ISA; Cython's output gets none."""
+    path = Path(source)
+    if CSRC.as_posix() not in path.as_posix():
+        return []
+    flags = ["-std=c99", *WARNINGS]
+    isa = isa_of(path)
+    if isa != "base":
+        flags += ISA_FLAGS[isa]
+    return flags
+
+
+def kernel_sources() -> list[str]:
+    """Every C file under csrc/ but the C-only test programs; ISA files only on x86."""
+    found = []
+    for c_file in sorted(CSRC.rglob("*.c")):
+        if "tests" in c_file.parts or (isa_of(c_file) != "base" and not IS_X86):
+            continue
+        found.append(c_file.as_posix())
+    return found
+
+
+class BuildExt(build_ext):
+    """build_ext that gives each source its own flags (see flags_for) and builds in parallel."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self) -> None:
+        compile_one = self.compiler._compile
+
+        def compile_with_own_flags(obj, src, ext, cc_args, extra_postargs, pp_opts):
+            compile_one(obj, src, ext, cc_args, [*extra_postargs, *flags_for(src)], pp_opts)
+
+        self.compiler._compile = compile_with_own_flags
+        super().build_extensions()
+
+
+defines = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if OPENMP:
+    defines.append(("FASTNN_HAVE_OPENMP", "1"))
+if IS_X86:
+    defines.append(("FASTNN_X86", "1"))
+
+native = Extension(
+    "fastnn.backends._native",
+    sources=["fastnn/backends/_native.pyx", *kernel_sources()],
+    include_dirs=[CSRC.as_posix(), np.get_include()],
+    define_macros=defines,
+    extra_compile_args=[*OPT, *OPENMP, *SANITIZE],
+    extra_link_args=[*OPENMP, *SANITIZE],
+    libraries=["m"],
+)
+
+setup(
+    cmdclass={"build_ext": BuildExt},
+    ext_modules=cythonize(
+        [native],
+        compiler_directives={"language_level": "3", "embedsignature": True},
+        annotate=env_flag("FASTNN_ANNOTATE"),
+    ),
+)
