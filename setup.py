@@ -78,11 +78,12 @@ def isa_of(path: Path) -> str:
 
 
 OPENMP = openmp_flags()
-SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if env_flag(
-    "FASTNN_SANITIZE"
-) else []
+SANITIZE = (
+    ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+    if env_flag("FASTNN_SANITIZE")
+    else []
+)
 OPT = ["-O1", "-g"] if SANITIZE else ["-O3"]
-
 
 
 def flags_for(source: str) -> list[str]:

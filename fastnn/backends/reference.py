@@ -117,7 +117,9 @@ def activation_grad(
     if act == Act.SOFTPLUS:  # d softplus / dz = sigmoid(z) = 1 - e^-a
         return da * -np.expm1(-a)
     if act == Act.STEP:
-        raise ValueError("the 'step' activation has no useful gradient; train it with fn.Perceptron")
+        raise ValueError(
+            "the 'step' activation has no useful gradient; train it with fn.Perceptron"
+        )
     raise ValueError(f"unknown activation code {act!r}")
 
 
@@ -180,7 +182,7 @@ def loss_terms(loss: LossSpec, act: Act, a, z, y):
     binary_cross_entropy) the gradient returned is already with respect to z, computed
     from the logits so that no finite input gives inf or NaN.
     """
-    n, k = a.shape
+    _n, k = a.shape
     t = _targets_matrix(y, k, a.dtype)
     if loss.code in (Loss.CROSS_ENTROPY, Loss.KL_DIVERGENCE):
         logp = log_softmax(z)
@@ -326,9 +328,7 @@ class ReferenceBackend:
         if not is_fused(loss, net.output_act):
             grad = activation_grad(net.output_act, a, z, grad, net.layers[last].act_param)
         ws.dout[:n] = grad
-        return float(per_sample.astype(np.float64).sum() / n) + regularization_penalty(
-            net, params
-        )
+        return float(per_sample.astype(np.float64).sum() / n) + regularization_penalty(net, params)
 
     def backward(self, net, params, grads, ws: Workspace, x) -> None:
         """Gradients of the trainable layers into grads, from ws.dout; x is the batch."""

@@ -198,9 +198,7 @@ class Workspace:
             for i, layer in enumerate(net.layers)
         ]
         self.masks = [
-            np.zeros((batch, layer.n_out), np.uint8)
-            if layer.kind == LayerKind.DROPOUT
-            else None
+            np.zeros((batch, layer.n_out), np.uint8) if layer.kind == LayerKind.DROPOUT else None
             for layer in net.layers
         ]
         width = max(layer.n_out for layer in net.layers)
@@ -237,4 +235,4 @@ def dropout_key(seed: int, step: int, layer: int) -> int:
 
 def dropout_threshold(rate: float) -> int:
     """An element is kept when its 24-bit hash is >= this threshold."""
-    return int(round(rate * (1 << DROPOUT_BITS)))
+    return round(rate * (1 << DROPOUT_BITS))

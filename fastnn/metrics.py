@@ -1,0 +1,108 @@
+"""Metrics: accuracy, mse, mae, and a confusion matrix.
+
+During fit a metric is averaged over the samples of each epoch; a metric here is the
+pair (sum over a batch, count), so that running means are exact whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+NAMES = ("accuracy", "mse", "mae")
+_ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+def canonical_name(name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"a metric must be a name (str); got {type(name).__name__}")
+    key = _ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in NAMES:
+        raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(NAMES)}")
+    return key
+
+
+def accuracy_sum(pred: np.ndarray, y: np.ndarray, binary: bool) -> float:
+    """Correct predictions in a batch.
+
+    ``binary`` (one output, or sigmoid outputs with binary cross-entropy): each output
+    thresholded at 0.5 against targets thresholded at 0.5, averaged over the outputs.
+    Otherwise: argmax of the outputs against integer labels or the argmax of the targets.
+    """
+    if binary:
+        target = y.reshape(pred.shape)
+        return float(((pred > 0.5) == (target > 0.5)).mean(axis=1).sum())
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    return float((pred.argmax(axis=1) == labels).sum())
+
+
+def mse_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    target = _dense_targets(y, pred.shape[1], pred.dtype)
+    return float(((pred - target) ** 2).mean(axis=1).sum(dtype=np.float64))
+
+
+def mae_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    target = _dense_targets(y, pred.shape[1], pred.dtype)
+    return float(np.abs(pred - target).mean(axis=1).sum(dtype=np.float64))
+
+
+def _dense_targets(y: np.ndarray, n_out: int, dtype) -> np.ndarray:
+    if y.ndim == 1 and n_out > 1:  # integer labels against class scores: one-hot them
+        onehot = np.zeros((y.shape[0], n_out), dtype)
+        onehot[np.arange(y.shape[0]), y] = 1
+        return onehot
+    return y.reshape(y.shape[0], n_out)
+
+
+SUMS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {
+    "accuracy": accuracy_sum,
+    "mse": mse_sum,
+    "mae": mae_sum,
+}
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of correct predictions (y_pred: model outputs or labels)."""
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if pred.ndim == 1 and true.ndim == 1 and pred.dtype.kind in "iub":
+        return float((pred == true).mean())
+    pred = pred.reshape(pred.shape[0], -1)
+    return accuracy_sum(pred, true, binary=pred.shape[1] == 1) / pred.shape[0]
+
+
+def mse(y_true, y_pred) -> float:
+    pred = np.asarray(y_pred, dtype=np.float64)
+    pred = pred.reshape(pred.shape[0], -1)
+    return mse_sum(pred, np.asarray(y_true)) / pred.shape[0]
+
+
+def mae(y_true, y_pred) -> float:
+    pred = np.asarray(y_pred, dtype=np.float64)
+    pred = pred.reshape(pred.shape[0], -1)
+    return mae_sum(pred, np.asarray(y_true)) / pred.shape[0]
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
+    """Counts C[i, j] of samples of true class i predicted as class j (scikit-learn's
+    orientation). y_pred may be labels or per-class scores (argmax is taken)."""
+    true = np.asarray(y_true)
+    pred = np.asarray(y_pred)
+    if pred.ndim == 2:
+        pred = pred.argmax(axis=1) if pred.shape[1] > 1 else (pred[:, 0] > 0.5)
+    if true.ndim == 2:
+        true = true.argmax(axis=1) if true.shape[1] > 1 else true[:, 0]
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"y_true and y_pred must have the same number of samples; got {true.shape[0]} "
+            f"and {pred.shape[0]}"
+        )
+    for name, labels in (("y_true", true), ("y_pred", pred)):
+        if labels.size and (not np.all(np.mod(labels, 1) == 0) or labels.min() < 0):
+            raise ValueError(f"{name} must hold integer class labels >= 0")
+    true = true.astype(np.int64)
+    pred = pred.astype(np.int64)
+    k = n_classes or int(max(true.max(initial=-1), pred.max(initial=-1)) + 1)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (true, pred), 1)
+    return counts

@@ -1,0 +1,450 @@
+"""Model: a stack of layers with one flat parameter buffer, trained through a backend.
+
+The Model holds configuration and state (layers, parameters, optimizer, random
+streams) and validates what users hand it; the arithmetic happens in the backend
+(fastnn.backends), one call per whole-network operation. The training loop itself lives
+in fastnn.training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable
+
+import numpy as np
+
+from . import backends, losses, metrics, optimizers
+from . import validation as check
+from .backends.spec import Act, LayerKind, NetSpec
+from .layers import Dense, Layer
+
+# Rows per forward pass in evaluate/forward_trace: big enough to amortise calls, small
+# enough to keep activations in cache.
+EVAL_BATCH = 1024
+
+
+class Model:
+    """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``."""
+
+    def __init__(
+        self,
+        layers: Sequence[Layer] | None = None,
+        input_dim: int | None = None,
+        seed: int | None = None,
+        dtype: str = "float32",
+        backend: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._dtype = check.check_dtype(dtype)
+        self._backend_name = None if backend is None else backends.check_name(backend)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        self.seed = check.check_int("seed", seed, 0)
+        self.name = name or "model"
+        self._init_random_state()
+        self.layers: list[Layer] = []
+        self._params: np.ndarray | None = None
+        self._grads: np.ndarray | None = None
+        self._input_dim: int | None = None
+        self._net: NetSpec | None = None
+        self._net_trainable: tuple = ()
+        self._workspaces: dict = {}
+        self.loss: losses.LossFunction | None = None
+        self.optimizer: optimizers.Optimizer | None = None
+        self.metrics: list[str] = []
+        self.history = None
+        self.stop_training = False
+        self.epochs_trained = 0  # epochs over the model's life (schedules count these)
+        self.steps_trained = 0  # batches over the model's life (Dropout's counter)
+        if layers is not None:
+            if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+                raise TypeError("layers must be a list of fn.Dense / fn.Dropout layers")
+            for layer in layers:
+                self.add(layer)
+        if input_dim is not None:
+            self.build(input_dim)
+
+    def _init_random_state(self) -> None:
+        """Independent streams for initialisation, shuffling and Dropout, all from seed."""
+        init, shuffle, dropout = np.random.SeedSequence(self.seed).spawn(3)
+        self._init_rng = np.random.default_rng(init)
+        self._shuffle_rng = np.random.default_rng(shuffle)
+        self.dropout_seed = int(dropout.generate_state(1, np.uint64)[0])
+
+    # ------------------------------------------------------------ structure
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (after a build, the model is rebuilt keeping existing weights)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"add() takes a fn.Dense or fn.Dropout layer; got {type(layer).__name__}"
+            )
+        if layer._owner is not None:
+            raise ValueError(
+                f"layer {layer.name!r} already belongs to a model; layers are not shared. "
+                "Use layer.copy() for an independent layer with the same weights"
+            )
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"the model already has a layer named {layer.name!r}")
+        self.layers.append(layer)
+        if self.built:
+            self.build(self._input_dim)
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer (it keeps a copy of its weights)."""
+        if not self.layers:
+            raise ValueError("pop() on a model with no layers")
+        layer = self.layers.pop()
+        layer._unbind()
+        if self.built:
+            if self.layers:
+                self.build(self._input_dim)
+            else:
+                self._params = self._grads = self._net = None
+                self._input_dim = None
+        return layer
+
+    @property
+    def built(self) -> bool:
+        return self._params is not None
+
+    def build(self, input_dim: int) -> None:
+        """Fix the input size and lay every parameter out in one flat buffer."""
+        input_dim = check.check_int("input_dim", input_dim, 1)
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        if not dense:
+            raise ValueError("the model has no Dense layer; add one with model.add(fn.Dense(...))")
+        if not isinstance(self.layers[-1], Dense):
+            raise ValueError(
+                f"the last layer must be Dense (the output); got {type(self.layers[-1]).__name__}"
+            )
+        n_in, total = input_dim, 0
+        for layer in self.layers:
+            total += layer.n_params(n_in)
+            n_in = layer.output_dim(n_in)
+        flat = np.zeros(total, dtype=self._dtype)
+        n_in, offset = input_dim, 0
+        for layer in self.layers:
+            layer._bind(self, flat, n_in, offset, self._init_rng)
+            offset += layer.n_params(n_in)
+            n_in = layer.output_dim(n_in)
+        self._params = flat
+        self._grads = np.zeros_like(flat)
+        self._input_dim = input_dim
+        self._invalidate()
+        if self.optimizer is not None:
+            self.optimizer.build(total, self._dtype)
+
+    def _invalidate(self) -> None:
+        """Forget the cached network description and workspaces (structure changed)."""
+        self._net = None
+        self._workspaces.clear()
+
+    def net(self) -> NetSpec:
+        """The kernel-side description of the network (cached until the structure or a
+        layer's trainable flag changes)."""
+        if not self.built:
+            raise RuntimeError("the model is not built yet: give input_dim or call fit first")
+        trainable = tuple(layer.trainable for layer in self.layers)
+        if self._net is None or self._net_trainable != trainable:
+            specs, n_in, offset = [], self._input_dim, 0
+            for layer in self.layers:
+                specs.append(layer.spec(n_in, offset))
+                offset += layer.n_params(n_in)
+                n_in = layer.output_dim(n_in)
+            self._net = NetSpec(tuple(specs), offset, self._dtype)
+            self._net_trainable = trainable
+            self._workspaces.clear()
+        return self._net
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def input_dim(self) -> int | None:
+        return self._input_dim
+
+    @property
+    def output_dim(self) -> int | None:
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        return dense[-1].units if dense else None
+
+    @property
+    def backend(self) -> str:
+        """The backend's name: the model's own, or the current default."""
+        return self._backend_name or backends.default_name()
+
+    @backend.setter
+    def backend(self, name: str | None) -> None:
+        self._backend_name = None if name is None else backends.check_name(name)
+        self._workspaces.clear()
+
+    def backend_impl(self):
+        return backends.get(self._backend_name)
+
+    @property
+    def params(self) -> np.ndarray:
+        """The flat parameter buffer (every W and b is a view into it)."""
+        if self._params is None:
+            raise RuntimeError("the model is not built yet: give input_dim or call fit first")
+        return self._params
+
+    def count_params(self) -> int:
+        return 0 if self._params is None else int(self._params.size)
+
+    # ------------------------------------------------------------ compile / fit
+
+    def compile(
+        self,
+        loss: losses.LossLike = "mse",
+        optimizer: optimizers.OptimizerLike = "adam",
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        """Choose the loss, the optimizer and the metrics fit and evaluate report."""
+        self.loss = losses.get(loss)
+        self.optimizer = optimizers.get(optimizer)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, str):
+            metrics = [metrics]
+        self.metrics = list(dict.fromkeys(_metric_name(m) for m in metrics))
+        if self.layers and isinstance(self.layers[-1], Dense):
+            last = self.layers[-1].activation
+            self.loss.check_head(last.code, last.name)
+        if self.built:
+            self.optimizer.build(self._params.size, self._dtype)
+
+    def fit(self, X, y, epochs: int = 1, batch_size: int = 32, **options):
+        """Train; returns a History. See fastnn.training.fit for every option
+        (validation_split, validation_data, shuffle, verbose, callbacks, target_loss,
+        sample_weight, initial_epoch)."""
+        from .training import fit
+
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, **options)
+
+    def _require_compiled(self) -> None:
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError(
+                "the model is not compiled: call model.compile(loss=..., optimizer=...) first"
+            )
+
+    # ------------------------------------------------------------ inputs
+
+    def prepare_features(self, X, name: str = "X") -> np.ndarray:
+        """X validated and converted; builds the model from X's width on first use."""
+        X = check.as_features(name, X, self._input_dim, self._dtype)
+        if not self.built:
+            self.build(X.shape[1])
+        return X
+
+    def prepare_targets(self, y, n_samples: int, name: str = "y") -> np.ndarray:
+        self._require_compiled()
+        last = self.layers[-1].activation
+        self.loss.check_head(last.code, last.name)
+        return check.as_targets(name, y, self.loss.code, self.output_dim, n_samples, self._dtype)
+
+    def binary_outputs(self) -> bool:
+        """Whether accuracy thresholds each output (one unit or sigmoid outputs)."""
+        return self.output_dim == 1 or self.layers[-1].activation.code == Act.SIGMOID
+
+    # ------------------------------------------------------------ inference
+
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Outputs for every row of X (probabilities for softmax/sigmoid heads).
+        Safe to call from several threads at once."""
+        X = self.prepare_features(X)
+        return self.backend_impl().predict(self.net(), self._params, X)
+
+    def predict_classes(self, X) -> np.ndarray:
+        """Class labels: argmax of the outputs, or output > 0.5 for a single unit."""
+        out = self.predict(X)
+        if out.shape[1] == 1:
+            return (out[:, 0] > 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def evaluate(
+        self, X, y, batch_size: int | None = None, sample_weight=None, verbose: int = 0
+    ) -> dict:
+        """{"loss": mean loss, metric: value, ...} as Python floats."""
+        X = self.prepare_features(X)
+        y = self.prepare_targets(y, X.shape[0])
+        weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], self._dtype)
+        batch = EVAL_BATCH if batch_size is None else check.check_int("batch_size", batch_size, 1)
+        logs = self.evaluate_arrays(X, y, weight, batch)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs
+
+    def evaluate_arrays(self, X, y, weight, batch: int = EVAL_BATCH) -> dict:
+        """evaluate() on already validated arrays (fit's validation uses it)."""
+        backend, net = self.backend_impl(), self.net()
+        batch = min(batch, X.shape[0])
+        ws = backend.workspace(net, batch)  # per call: concurrent evaluates share nothing
+        spec = self.loss.spec
+        binary = self.binary_outputs()
+        loss_sum, sums = 0.0, dict.fromkeys(self.metrics, 0.0)
+        for start in range(0, X.shape[0], batch):
+            xb, yb = X[start : start + batch], y[start : start + batch]
+            wb = None if weight is None else weight[start : start + batch]
+            out = backend.forward(net, self._params, xb, ws, False, self.dropout_seed, 0)
+            loss_sum += backend.loss_grad(net, spec, self._params, ws, yb, wb) * xb.shape[0]
+            for name in self.metrics:
+                sums[name] += metrics.SUMS[name](out, yb, binary)
+        n = X.shape[0]
+        return {"loss": loss_sum / n, **{name: total / n for name, total in sums.items()}}
+
+    # ------------------------------------------------------------ inspection
+
+    def forward_trace(self, X) -> list[np.ndarray]:
+        """Every layer's output for X (Dropout off): a look inside the hidden layers."""
+        X = self.prepare_features(X)
+        backend, net = self.backend_impl(), self.net()
+        ws = backend.workspace(net, X.shape[0])
+        backend.forward(net, self._params, X, ws, False, self.dropout_seed, 0)
+        return [ws.acts[i][: X.shape[0]].copy() for i in range(len(net.layers))]
+
+    def gradients(self, X, y, sample_weight=None) -> list[np.ndarray]:
+        """Gradients of the loss at (X, y) with respect to get_weights()'s arrays, in the
+        same order (training mode: Dropout active with the masks of the next step)."""
+        X, y, weight = self._loss_inputs(X, y, sample_weight)
+        backend, net = self.backend_impl(), self.net()
+        grads = np.zeros_like(self._params)
+        ws = self.loss_at(X, y, weight, backend=backend, keep=True)
+        backend.backward(net, self._params, grads, ws, X)
+        return self._split(grads)
+
+    def _loss_inputs(self, X, y, sample_weight):
+        X = self.prepare_features(X)
+        y = self.prepare_targets(y, X.shape[0])
+        weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], self._dtype)
+        return X, y, weight
+
+    def loss_at(self, X, y, weight=None, backend=None, keep: bool = False):
+        """The training loss on validated arrays at the current parameters (the quantity
+        ``gradients`` differentiates); with ``keep`` returns the workspace instead."""
+        backend, net = backend or self.backend_impl(), self.net()
+        ws = backend.workspace(net, X.shape[0])
+        backend.forward(net, self._params, X, ws, True, self.dropout_seed, self.steps_trained)
+        loss = backend.loss_grad(net, self.loss.spec, self._params, ws, y, weight)
+        return ws if keep else loss
+
+    def _split(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Per-layer arrays of a flat buffer, in get_weights() order."""
+        out = []
+        for spec in self.net().layers:
+            if spec.kind != LayerKind.DENSE:
+                continue
+            n_w = spec.n_in * spec.n_out
+            out.append(
+                flat[spec.w_offset : spec.w_offset + n_w].reshape(spec.n_in, spec.n_out).copy()
+            )
+            if spec.b_offset >= 0:
+                out.append(flat[spec.b_offset : spec.b_offset + spec.n_out].copy())
+        return out
+
+    # ------------------------------------------------------------ weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of [W1, b1, W2, b2, ...] (b omitted for layers without bias)."""
+        return self._split(self.params)
+
+    def set_weights(self, weights: Sequence) -> None:
+        current = self.get_weights()
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(current):
+            count = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise ValueError(
+                f"set_weights expects a list of {len(current)} arrays (W and b per Dense "
+                f"layer, as get_weights returns); got {count}"
+            )
+        arrays = []
+        for i, (value, like) in enumerate(zip(weights, current)):
+            array = np.asarray(value, dtype=np.float64)
+            if array.shape != like.shape:
+                raise ValueError(f"weights[{i}] must have shape {like.shape}; got {array.shape}")
+            if not np.isfinite(array).all():
+                raise ValueError(f"weights[{i}] contains NaN or inf; expected finite numbers")
+            arrays.append(array)
+        views = iter(arrays)
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.W[...] = next(views)
+                if layer.use_bias:
+                    layer.b[...] = next(views)
+
+    # ------------------------------------------------------------ reporting
+
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Print layers, output shapes and parameter counts."""
+        rows = [("Layer (type)", "Output shape", "Activation", "Params")]
+        n_in = self._input_dim
+        trainable = frozen = 0
+        for layer in self.layers:
+            out = (
+                layer.output_dim(n_in)
+                if n_in is not None
+                else (layer.units if isinstance(layer, Dense) else "?")
+            )
+            count = layer.n_params(n_in) if n_in is not None else 0
+            if layer.trainable:
+                trainable += count
+            else:
+                frozen += count
+            activation = layer.activation.name if isinstance(layer, Dense) else "-"
+            kind = type(layer).__name__ + ("" if layer.trainable else ", frozen")
+            rows.append(
+                (
+                    f"{layer.name} ({kind})",
+                    f"(None, {out})",
+                    activation,
+                    f"{count:,}" if n_in is not None else "?",
+                )
+            )
+            n_in = out if isinstance(out, int) else None
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        line = "  ".join("-" * w for w in widths)
+        print_fn(
+            f'Model "{self.name}"  (input_dim={self._input_dim}, dtype={self._dtype}, '
+            f"backend={self.backend})"
+        )
+        print_fn(line)
+        for i, row in enumerate(rows):
+            print_fn("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+            if i == 0:
+                print_fn(line)
+        print_fn(line)
+        print_fn(
+            f"Total params: {trainable + frozen:,}  (trainable {trainable:,}, "
+            f"non-trainable {frozen:,})"
+        )
+
+    def __repr__(self) -> str:
+        layers = ", ".join(repr(layer) for layer in self.layers)
+        return f"Model([{layers}], input_dim={self._input_dim}, dtype='{self._dtype}')"
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, path) -> None:
+        """Save config, weights, optimizer state and random state (atomically)."""
+        from .io import save_model
+
+        save_model(self, path)
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "input_dim": self._input_dim,
+            "dtype": str(self._dtype),
+            "seed": self.seed,
+            "backend": self._backend_name,
+            "layers": [layer.get_config() for layer in self.layers],
+            "loss": self.loss.get_config() if self.loss else None,
+            "optimizer": self.optimizer.get_config() if self.optimizer else None,
+            "metrics": self.metrics,
+        }
+
+
+def _metric_name(metric) -> str:
+    return metrics.canonical_name(metric)

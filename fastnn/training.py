@@ -1,0 +1,306 @@
+"""The training loop behind Model.fit.
+
+Per batch: gather the rows (into buffers allocated once), forward, loss + gradient,
+backward, one fused optimizer step: five backend calls and no allocation. Around it:
+validation split, shuffling from the model's seeded stream, metrics, callbacks,
+progress, and the two ways training stops early without losing the user's work:
+
+* divergence: a NaN/inf loss is caught before the step that would use it; training
+  stops with a RuntimeWarning naming the epoch and batch, and the model keeps the last
+  finite weights (those of the epoch's start if the current ones are not finite);
+* Ctrl-C: SIGINT only raises a flag; the loop stops at the next batch boundary, so no
+  step is ever half applied, and warns where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import warnings
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import metrics as metric_fns
+from . import validation as check
+from .callbacks import Callback, History
+from .progress import ProgressLogger
+
+
+def fit(
+    model,
+    X,
+    y,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_split: float = 0.0,
+    validation_data: tuple | None = None,
+    shuffle: bool = True,
+    verbose: int = 1,
+    callbacks: Sequence[Callback] | None = None,
+    target_loss: float | None = None,
+    sample_weight=None,
+    initial_epoch: int | None = None,
+) -> History:
+    """Train ``model`` on (X, y); returns the History (also kept as model.history).
+
+    epochs: how many epochs to run (with ``initial_epoch``, as in Keras, the index to
+        stop at: epochs - initial_epoch are run).
+    batch_size: rows per step; 1 is SGD, len(X) full-batch gradient descent.
+    validation_split: fraction of the *last* rows held out for validation (before
+        shuffling, as Keras does); validation_data=(X_val, y_val[, weights]) instead.
+    shuffle: reshuffle the training rows every epoch (from the model's seed).
+    verbose: 0 silent, 1 a live bar per epoch (tqdm) or a line, 2 a line per epoch.
+    target_loss: stop after the first epoch whose mean training loss is below it.
+    sample_weight: per-row weights of the loss.
+    """
+    model._require_compiled()
+    epochs = check.check_int("epochs", epochs, 0)
+    batch_size = check.check_int("batch_size", batch_size, 1)
+    validation_split = check.check_validation_split(validation_split)
+    verbose = check.check_int("verbose", verbose, 0, 2)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+    if target_loss is not None:
+        target_loss = check.check_float("target_loss", target_loss)
+    callbacks = _check_callbacks(callbacks)
+    if initial_epoch is not None:
+        initial_epoch = check.check_int("initial_epoch", initial_epoch, 0)
+        run_epochs = max(epochs - initial_epoch, 0)
+    else:
+        run_epochs = epochs
+
+    X = model.prepare_features(X)
+    y = model.prepare_targets(y, X.shape[0])
+    weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], model.dtype)
+    (X, y, weight), validation = _split_validation(
+        model, X, y, weight, validation_split, validation_data
+    )
+    loop = _Loop(model, X, y, weight, batch_size, shuffle)
+    history = History()
+    history.params = {"epochs": run_epochs, "batch_size": batch_size, "samples": X.shape[0]}
+    progress = ProgressLogger(verbose, run_epochs, X.shape[0])
+    everyone = [history, *callbacks, progress]
+    for callback in everyone:
+        callback.set_model(model)
+    model.history = history
+    model.stop_training = False
+
+    for callback in everyone:
+        callback.on_train_begin({})
+    first = model.epochs_trained if initial_epoch is None else initial_epoch
+    try:
+        with _sigint_as_flag() as interrupted:
+            for epoch in range(first, first + run_epochs):
+                model.epochs_trained = epoch
+                for callback in everyone:
+                    callback.on_epoch_begin(epoch, {})
+                logs = loop.run_epoch(epoch, callbacks, progress, interrupted)
+                if logs is None:  # diverged or interrupted mid-epoch: the epoch is not logged
+                    break
+                model.epochs_trained = epoch + 1
+                if validation is not None:
+                    val = model.evaluate_arrays(*validation)
+                    logs.update({f"val_{key}": value for key, value in val.items()})
+                for callback in everyone:
+                    callback.on_epoch_end(epoch, logs)
+                if target_loss is not None and logs["loss"] < target_loss:
+                    break
+                if interrupted.is_set():
+                    _warn_interrupted(epoch + 1, 0)
+                    break
+                if model.stop_training:
+                    break
+    finally:
+        progress.close()
+    for callback in everyone:
+        callback.on_train_end({})
+    return history
+
+
+class _Loop:
+    """Buffers and per-batch work of one fit call."""
+
+    def __init__(self, model, X, y, weight, batch_size: int, shuffle: bool) -> None:
+        self.model = model
+        self.X, self.y, self.weight = X, y, weight
+        self.n = X.shape[0]
+        self.batch = min(batch_size, self.n)
+        self.shuffle = shuffle
+        self.backend = model.backend_impl()
+        self.net = model.net()
+        key = (self.backend.name, self.net, self.batch)
+        if key not in model._workspaces:
+            model._workspaces.clear()  # one cached workspace: the latest batch size
+            model._workspaces[key] = self.backend.workspace(self.net, self.batch)
+        self.ws = model._workspaces[key]
+        self.segments = self.net.segments()
+        self.loss_spec = model.loss.spec
+        model.optimizer.build(model.params.size, model.dtype)
+        model.optimizer.prepare()
+        # gather buffers for shuffled batches, allocated once
+        self.xbuf = np.empty((self.batch, X.shape[1]), model.dtype)
+        self.ybuf = np.empty((self.batch, *y.shape[1:]), y.dtype)
+        self.wbuf = None if weight is None else np.empty(self.batch, weight.dtype)
+        # the last weights known to be finite: refreshed at each epoch's start
+        self.snapshot = [model.params.copy(), *(s.copy() for s in model.optimizer.states)]
+        self.metric_names = list(model.metrics)
+        self.binary = model.binary_outputs()
+
+    def run_epoch(self, epoch: int, callbacks, progress: ProgressLogger, interrupted):
+        model, backend, net = self.model, self.backend, self.net
+        params, grads, optimizer = model.params, model._grads, model.optimizer
+        self._take_snapshot()
+        order = model._shuffle_rng.permutation(self.n) if self.shuffle else None
+        batch_hooks = [cb for cb in callbacks if cb.wants_batches()]
+        loss_sum, sums = 0.0, dict.fromkeys(self.metric_names, 0.0)
+        for index, start in enumerate(range(0, self.n, self.batch)):
+            if interrupted.is_set():
+                _warn_interrupted(epoch, index)
+                return None
+            xb, yb, wb = self._gather(order, start)
+            for callback in batch_hooks:
+                callback.on_batch_begin(index, {})
+            out = backend.forward(
+                net, params, xb, self.ws, True, model.dropout_seed, model.steps_trained
+            )
+            loss = backend.loss_grad(net, self.loss_spec, params, self.ws, yb, wb)
+            if not math.isfinite(loss):
+                self._diverged(epoch, index, loss)
+                return None
+            backend.backward(net, params, grads, self.ws, xb)
+            optimizer.apply(backend, params, grads, self.segments, epoch)
+            model.steps_trained += 1
+            rows = xb.shape[0]
+            loss_sum += loss * rows
+            for name in self.metric_names:
+                sums[name] += metric_fns.SUMS[name](out, yb, self.binary)
+            progress.batch_end(rows, loss)
+            if batch_hooks:
+                for callback in batch_hooks:
+                    callback.on_batch_end(index, {"loss": loss, "size": rows})
+                if model.stop_training:
+                    break
+        seen = min(self.n, (index + 1) * self.batch)
+        return {"loss": loss_sum / seen, **{k: v / seen for k, v in sums.items()}}
+
+    def _gather(self, order, start: int):
+        stop = min(start + self.batch, self.n)
+        if order is None:  # contiguous rows: views, no copy
+            wb = None if self.weight is None else self.weight[start:stop]
+            return self.X[start:stop], self.y[start:stop], wb
+        rows = order[start:stop]
+        m = rows.shape[0]
+        xb = np.take(self.X, rows, axis=0, out=self.xbuf[:m], mode="clip")
+        yb = np.take(self.y, rows, axis=0, out=self.ybuf[:m], mode="clip")
+        wb = None
+        if self.weight is not None:
+            wb = np.take(self.weight, rows, out=self.wbuf[:m], mode="clip")
+        return xb, yb, wb
+
+    def _take_snapshot(self) -> None:
+        for saved, live in zip(self.snapshot, self._live()):
+            np.copyto(saved, live)
+
+    def _live(self):
+        return [self.model.params, *self.model.optimizer.states]
+
+    def _diverged(self, epoch: int, index: int, loss: float) -> None:
+        restored = "kept the current weights (the last finite ones)"
+        if not all(np.isfinite(array).all() for array in self._live()):
+            for saved, live in zip(self.snapshot, self._live()):
+                np.copyto(live, saved)
+            restored = "restored the weights from the start of the epoch (the last finite ones)"
+        warnings.warn(
+            f"training diverged: the loss became {loss} at epoch {epoch + 1}, batch "
+            f"{index + 1}; stopped and {restored}. Try a smaller learning rate or clipnorm.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def _split_validation(model, X, y, weight, split: float, data):
+    """((X, y, weight) to train on, (X_val, y_val, weight_val) or None)."""
+    if data is not None:
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (X_val, y_val) or "
+                "(X_val, y_val, sample_weight_val)"
+            )
+        X_val = check.as_features("validation_data[0]", data[0], model.input_dim, model.dtype)
+        y_val = check.as_targets(
+            "validation_data[1]",
+            data[1],
+            model.loss.code,
+            model.output_dim,
+            X_val.shape[0],
+            model.dtype,
+        )
+        w_val = None
+        if len(data) == 3:
+            w_val = check.as_sample_weight(
+                "validation_data[2]", data[2], X_val.shape[0], model.dtype
+            )
+        return (X, y, weight), (X_val, y_val, w_val)
+    if split == 0:
+        return (X, y, weight), None
+    n_train = int(X.shape[0] * (1 - split))
+    if n_train < 1 or n_train == X.shape[0]:
+        raise ValueError(
+            f"validation_split={split} of {X.shape[0]} samples leaves "
+            f"{n_train} for training and {X.shape[0] - n_train} for validation; "
+            "both need at least one"
+        )
+
+    def part(array, sl):
+        return None if array is None else array[sl]
+
+    train, held = slice(0, n_train), slice(n_train, None)
+    return (X[train], y[train], part(weight, train)), (X[held], y[held], part(weight, held))
+
+
+def _check_callbacks(callbacks) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError("callbacks must be a list of fn.callbacks.Callback objects")
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callbacks must be fn.callbacks.Callback objects; got {type(callback).__name__}"
+            )
+    return list(callbacks)
+
+
+def _warn_interrupted(epoch: int, index: int) -> None:
+    warnings.warn(
+        f"training interrupted (KeyboardInterrupt) at epoch {epoch + 1}, before batch "
+        f"{index + 1}; the model holds the weights after the last completed step",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+@contextmanager
+def _sigint_as_flag():
+    """While training, the first Ctrl-C only sets a flag the loop checks at batch
+    boundaries; a second one interrupts at once. Outside the main thread signals cannot
+    be caught, so there the flag is never set."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
