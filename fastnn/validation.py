@@ -126,7 +126,8 @@ def as_features(name: str, X, n_features: int | None, dtype: np.dtype) -> np.nda
             f"{n_features} (its input_dim)"
         )
     _require_finite(name, array)
-    converted = np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):  # checked just below, with a clearer message
+        converted = np.ascontiguousarray(array, dtype=dtype)
     if array.dtype.kind == "f" and array.dtype.itemsize > converted.dtype.itemsize:
         _require_finite(f"{name} (as {dtype})", converted)  # float64 beyond float32's range
     return converted
