@@ -9,6 +9,8 @@ model.fit(X, y, epochs=5, batch_size=128)
 from . import (
     activations,
     callbacks,
+    data,
+    datasets,
     initializers,
     losses,
     metrics,

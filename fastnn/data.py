@@ -14,6 +14,8 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from .validation import check_int
+
 __all__ = ["batches", "one_hot", "standardize", "train_test_split"]
 
 Seed = Union[int, np.random.Generator, None]
@@ -21,24 +23,6 @@ Seed = Union[int, np.random.Generator, None]
 
 # --------------------------------------------------------------------------- validation
 # Shared with fastnn.datasets (package-private).
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    """`value` as a Python int >= minimum; bools and floats are refused, not truncated."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_nonnegative(value: Any, name: str) -> float:
-    """`value` as a finite Python float >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number >= 0, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
 
 
 def _as_samples(a: ArrayLike, name: str) -> np.ndarray:
@@ -193,7 +177,7 @@ def one_hot(
     top = int(labels.max())
     if n_classes is None:
         n_classes = top + 1
-    n_classes = _check_int(n_classes, "n_classes", 1)
+    n_classes = check_int("n_classes", n_classes, 1)
     if top >= n_classes:
         raise ValueError(f"y holds label {top}, out of range for n_classes={n_classes}")
     encoded = np.zeros((len(labels), n_classes), dtype=dtype)
@@ -273,7 +257,7 @@ def batches(
     if y is not None:
         y = _as_samples(y, "y")
         _check_same_length(X, y, "X", "y")
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     order = np.random.default_rng(seed).permutation(len(X)) if shuffle else None
     return _iterate_batches(X, y, batch_size, order)
 

@@ -316,7 +316,7 @@ class TestGenerators:
     @pytest.mark.parametrize(
         ("make", "kwargs", "error", "words"),
         [
-            (ds.make_xor, {"n_samples": 0}, ValueError, "n_samples must be an integer >= 1, got 0"),
+            (ds.make_xor, {"n_samples": 0}, ValueError, "n_samples must be an integer >= 1; got 0"),
             (ds.make_xor, {"n_samples": 10.0}, TypeError, "n_samples"),
             (ds.make_xor, {"n_samples": True}, TypeError, "n_samples"),
             (ds.make_spiral, {"n_samples": 10, "noise": -0.1}, ValueError, "noise .* got -0.1"),

@@ -11,6 +11,7 @@ terms of the layer's output ``a`` (GELU, the exception, uses its input ``z``).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -284,6 +285,19 @@ def apply_rule(spec: StepSpec, p, g, states, lr: float, t: int) -> None:
 # ---------------------------------------------------------------- the backend
 
 
+def _quiet(method):
+    """Run a backend method without NumPy's floating-point warnings: a diverging model
+    overflows by design, and fit reports that itself (a RuntimeWarning naming the step),
+    as the native backend does."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 class ReferenceBackend:
     """The backend interface on NumPy: one short method per whole-network operation."""
 
@@ -292,6 +306,7 @@ class ReferenceBackend:
     def workspace(self, net: NetSpec, batch: int) -> Workspace:
         return Workspace(net, batch)
 
+    @_quiet
     def forward(self, net, params, x, ws: Workspace, training: bool, seed: int, step: int):
         """Run the network on x (n <= ws.batch rows); returns the output rows (a view)."""
         n = x.shape[0]
@@ -314,6 +329,7 @@ class ReferenceBackend:
             x = out
         return ws.acts[-1][:n]
 
+    @_quiet
     def loss_grad(self, net, loss: LossSpec, params, ws: Workspace, y, sample_weight=None):
         """Mean loss of the last forward batch (plus regularization); writes ws.dout."""
         n = ws.n
@@ -330,6 +346,7 @@ class ReferenceBackend:
         ws.dout[:n] = grad
         return float(per_sample.astype(np.float64).sum() / n) + regularization_penalty(net, params)
 
+    @_quiet
     def backward(self, net, params, grads, ws: Workspace, x) -> None:
         """Gradients of the trainable layers into grads, from ws.dout; x is the batch."""
         n = ws.n
@@ -356,6 +373,7 @@ class ReferenceBackend:
                 z = ws.pres[i - 1][:n] if ws.pres[i - 1] is not None else None
                 delta = activation_grad(prev.act, ws.acts[i - 1][:n], z, delta, prev.act_param)
 
+    @_quiet
     def step(self, spec: StepSpec, params, grads, states, segments, lr: float, t: int) -> None:
         """One optimizer update of the trainable segments; t counts steps from 1."""
         g_all = np.concatenate([grads[a:b] for a, b in segments]) if len(segments) else grads[:0]
@@ -364,6 +382,7 @@ class ReferenceBackend:
             views = [s[a:b] for s in states]
             apply_rule(spec, params[a:b], grads[a:b] * scale, views, lr, t)
 
+    @_quiet
     def predict(self, net, params, x, chunk: int = 4096):
         """The network's output for every row of x; keeps nothing."""
         out = np.empty((x.shape[0], net.n_out), net.dtype)

@@ -14,7 +14,8 @@ import numbers
 
 import numpy as np
 
-from ..data import Seed, _check_int, _check_nonnegative
+from ..data import Seed
+from ..validation import check_float, check_int
 
 __all__ = ["make_circles", "make_gaussians", "make_spiral", "make_xor"]
 
@@ -31,8 +32,8 @@ def make_xor(
     truth table. The default noise (0.1, a tenth of the distance between corners) keeps
     the clusters well apart, so a small MLP can classify all points.
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    noise = _check_nonnegative(noise, "noise")
+    n_samples = check_int("n_samples", n_samples, 1)
+    noise = check_float("noise", noise, 0.0)
     corner = np.arange(n_samples) % 4
     bits = np.stack([corner // 2, corner % 2], axis=1)
     labels = bits[:, 0] ^ bits[:, 1]
@@ -47,9 +48,9 @@ def make_spiral(
     Arm k starts at angle 2*pi*k/n_classes and turns 4 radians as its radius grows
     linearly from 0 to 1 (the classic three-arm spiral of Stanford's CS231n course).
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    noise = _check_nonnegative(noise, "noise")
-    n_classes = _check_int(n_classes, "n_classes", 2)
+    n_samples = check_int("n_samples", n_samples, 1)
+    noise = check_float("noise", noise, 0.0)
+    n_classes = check_int("n_classes", n_classes, 2)
     labels, radius = _cycle(n_samples, n_classes)
     angle = 2 * np.pi * labels / n_classes + SPIRAL_SWEEP * radius
     return _finish(_polar(radius, angle), labels, noise, seed)
@@ -62,8 +63,8 @@ def make_circles(
 
     The points of each circle are evenly spaced in angle before the noise is added.
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    noise = _check_nonnegative(noise, "noise")
+    n_samples = check_int("n_samples", n_samples, 1)
+    noise = check_float("noise", noise, 0.0)
     factor = _check_factor(factor)
     labels, position = _cycle(n_samples, 2, endpoint=False)
     radius = np.where(labels == 0, 1.0, factor)
@@ -77,9 +78,9 @@ def make_gaussians(
 
     `noise` is each blob's standard deviation; class k is centred at angle 2*pi*k/n_classes.
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    noise = _check_nonnegative(noise, "noise")
-    n_classes = _check_int(n_classes, "n_classes", 2)
+    n_samples = check_int("n_samples", n_samples, 1)
+    noise = check_float("noise", noise, 0.0)
+    n_classes = check_int("n_classes", n_classes, 2)
     labels = np.arange(n_samples) % n_classes
     centres = _polar(np.ones(n_samples), 2 * np.pi * labels / n_classes)
     return _finish(centres, labels, noise, seed)
