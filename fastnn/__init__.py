@@ -25,6 +25,23 @@ from .model import Model
 from .perceptron import Perceptron
 from .runtime import get_num_threads, info, set_num_threads
 
+# Submodules with optional dependencies load on first use (fn.plot, fn.sklearn), so that
+# `import fastnn` needs NumPy only.
+_LAZY_SUBMODULES = ("plot", "sklearn")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBMODULES])
+
+
 __all__ = [
     "Dense",
     "Dropout",
