@@ -25,9 +25,10 @@ from .model import Model
 from .perceptron import Perceptron
 from .runtime import get_num_threads, info, set_num_threads
 
-# Submodules with optional dependencies load on first use (fn.plot, fn.sklearn), so that
-# `import fastnn` needs NumPy only.
-_LAZY_SUBMODULES = ("plot", "sklearn")
+# Submodules loaded on first attribute access: fn.plot and fn.sklearn need optional
+# extras, so `import fastnn` must not import them; fn.data and fn.datasets (NumPy only)
+# are reachable the same way until they are imported here eagerly.
+_LAZY_SUBMODULES = ("data", "datasets", "plot", "sklearn")
 
 
 def __getattr__(name: str):
