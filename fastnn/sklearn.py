@@ -541,6 +541,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """R² on the early-stopping split."""
         return float(r2_score(targets, self.model_.predict(X), sample_weight=weight))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y may have several columns
+        return tags
+
 
 class _StoppingRule(Callback):
     """scikit-learn's per-epoch bookkeeping and stopping rule inside fastnn's fit.
