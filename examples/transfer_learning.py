@@ -9,10 +9,10 @@ learning rate. The script prints each stage's test accuracy next to a network tr
 from scratch on the same few images.
 
 How much carries over depends on how alike the two sets of classes are: clothes and
-footwear share only low-level features, so the frozen features alone fall a little
-short of training from scratch (about 0.83 against 0.90 here), and fine-tuning closes
-the gap. Without the Fashion-MNIST files the embedded 8x8 digits stand in (digits 0-4,
-then 5-9).
+footwear share only low-level features, so here the frozen features alone fall short of
+training from scratch (about 0.83 against 0.90), and fine-tuning narrows the gap.
+
+Without the Fashion-MNIST files the embedded 8x8 digits stand in (digits 0-4, then 5-9).
 
     python examples/transfer_learning.py [--fast]
 """

@@ -156,41 +156,18 @@ class _BaseMLP(BaseEstimator):
         self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        fitted = hasattr(self, "model_")
-        first = not fitted or not (incremental or self.warm_start)
+        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
         X, y = self._validate_xy(X, y, reset=first)
         targets = self._encode_targets(y, first, classes)
         weight = _sample_weight(sample_weight, X.shape[0])
         self._random_state = check_random_state(self.random_state)
         if first:
             self._start(X.shape[1], X.dtype)
-        train, validation = self._split_validation(X, targets, weight, y)
-        X_train, y_train, w_train = train
-        batch = self._batch_size(X_train.shape[0])
-        mean_weight = 1.0 if w_train is None else float(w_train.mean())
-        if w_train is not None:
-            if mean_weight == 0:
-                raise ValueError("sample_weight sums to zero: nothing to learn from")
-            w_train = w_train / mean_weight
-        self._set_penalty(self._loss_scale * self.alpha / (2 * batch * mean_weight))
-
-        epochs = 1 if incremental else self.max_iter
-        rule = _StoppingRule(self, validation, X_train.shape[0])
-        self.n_iter_ = 0
-        with self._threads():
-            self.model_.fit(
-                X_train,
-                y_train,
-                epochs=epochs,
-                batch_size=batch,
-                shuffle=self.shuffle,
-                verbose=0,
-                callbacks=[rule],
-                sample_weight=w_train,
-            )
-        if validation is not None and self._best_weights is not None:
-            self.model_.set_weights(self._best_weights)
-        if not incremental and not rule.converged and self.n_iter_ == self.max_iter:
+        (X, targets, weight), validation = self._split_validation(X, targets, weight, y)
+        batch = self._batch_size(X.shape[0])
+        weight = self._apply_alpha(weight, batch)
+        converged = self._train(X, targets, weight, batch, validation, incremental)
+        if not incremental and not converged and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.",
@@ -198,6 +175,25 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _train(self, X, targets, weight, batch: int, validation, incremental: bool) -> bool:
+        """Epochs of fastnn's fit under scikit-learn's stopping rule; whether it converged."""
+        rule = _StoppingRule(self, validation, X.shape[0])
+        self.n_iter_ = 0
+        with self._threads():
+            self.model_.fit(
+                X,
+                targets,
+                epochs=1 if incremental else self.max_iter,
+                batch_size=batch,
+                shuffle=self.shuffle,
+                verbose=0,
+                callbacks=[rule],
+                sample_weight=weight,
+            )
+        if validation is not None and self._best_weights is not None:
+            self.model_.set_weights(self._best_weights)
+        return rule.converged
 
     def _start(self, n_features: int, input_dtype: np.dtype) -> None:
         """A fresh network and fresh training records."""
@@ -236,14 +232,20 @@ class _BaseMLP(BaseEstimator):
             eps=self.epsilon * scale,
         )
 
-    def _set_penalty(self, l2: float) -> None:
-        """scikit-learn's alpha as each Dense layer's L2 factor (it depends on the batch)."""
-        current = self._dense_layers()[0].kernel_regularizer
-        if (current.l2 if current is not None else 0.0) == l2:
-            return
-        for layer in self._dense_layers():
-            layer.kernel_regularizer = L2(l2) if l2 > 0 else None
-        self.model_._invalidate()  # the cached kernel-side NetSpec holds the old factor
+    def _apply_alpha(self, weight: np.ndarray | None, batch: int) -> np.ndarray | None:
+        """Set each layer's L2 factor for scikit-learn's alpha and rescale the sample
+        weights to mean 1 (see the module docstring); returns the weights to train with."""
+        mean = 1.0 if weight is None else float(weight.mean())
+        if mean == 0:
+            raise ValueError("the sample_weight of the training rows sums to zero")
+        l2 = self._loss_scale * self.alpha / (2 * batch * mean)
+        layers = self._dense_layers()
+        current = layers[0].kernel_regularizer
+        if (current.l2 if current is not None else 0.0) != l2:
+            for layer in layers:
+                layer.kernel_regularizer = L2(l2) if l2 > 0 else None
+            self.model_._invalidate()  # the cached kernel-side NetSpec holds the old factor
+        return None if weight is None else weight / mean
 
     def _split_validation(self, X, targets, weight, y):
         """((X, targets, weight) to train on, the held-out part or None), as
@@ -641,4 +643,6 @@ def _sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
         )
     if not np.isfinite(weight).all() or weight.min() < 0:
         raise ValueError("sample_weight must hold finite numbers >= 0")
+    if not weight.any():
+        raise ValueError("sample_weight is all zero: nothing to learn from")
     return weight

@@ -229,7 +229,7 @@ def test_sample_weight_ones_is_no_weight_and_integer_weights_repeat_rows():
 
 def test_zero_total_sample_weight_is_an_error():
     X, _ = _data(10)
-    with pytest.raises(ValueError, match="sums to zero"):
+    with pytest.raises(ValueError, match="all zero"):
         MLPRegressor().fit(X, X[:, 0], sample_weight=np.zeros(10))
 
 
