@@ -54,7 +54,7 @@ def _expected_failures(estimator) -> dict:
         MLPClassifier(max_iter=100),
         MLPRegressor(max_iter=100),
         MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.05),
-        MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.01),
+        MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.001),
         MLPClassifier(hidden_layer_sizes=(16,), dtype="float32"),
         MLPRegressor(hidden_layer_sizes=(16,), dtype="float32"),
     ],
