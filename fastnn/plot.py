@@ -26,9 +26,11 @@ CLASS_COLOURS = "tab10"
 def history(hist, title: str | None = None):
     """One axes per quantity (loss, then each metric), training against validation.
 
-    hist: the History ``model.fit`` returns, or its ``.history`` dict.
+    hist: the History ``model.fit`` returns, its ``.history`` dict, or a fitted
+        ``fastnn.sklearn`` (or scikit-learn) MLP: its ``loss_curve_``, and with early
+        stopping its ``validation_scores_``.
     """
-    logs = hist.history if hasattr(hist, "history") else hist
+    logs = _logs(hist)
     if not isinstance(logs, Mapping) or not any(len(v) for v in logs.values()):
         raise ValueError(
             "history needs the History fit returns (or its .history dict) with at least one epoch"
@@ -191,6 +193,15 @@ def _class_colours(n: int):
 
     base = colormaps[CLASS_COLOURS if n <= 10 else "tab20"]
     return ListedColormap([base(i % base.N) for i in range(max(n, 1))])
+
+
+def _logs(hist) -> Mapping:
+    if hasattr(hist, "loss_curve_"):  # an MLP estimator
+        logs = {"loss": hist.loss_curve_}
+        if getattr(hist, "validation_scores_", None):
+            logs["val_score"] = hist.validation_scores_
+        return logs
+    return hist.history if hasattr(hist, "history") else hist
 
 
 def _predicted_labels(model, X: np.ndarray) -> np.ndarray:

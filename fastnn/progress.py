@@ -52,7 +52,7 @@ class ProgressLogger(Callback):
         self.stream = stream or sys.stdout
         self.bar = None
         self.first_epoch: int | None = None
-        self.train_started = 0.0
+        self.train_started = time.perf_counter()  # fit resets it in on_train_begin
         self.epochs_done = 0
         self._reset_epoch()
 

@@ -56,6 +56,16 @@ def test_history_has_one_axes_per_quantity(trained, tmp_path):
     assert len(plot.history({"loss": [3.0, 2.0, 1.0]}).axes) == 1
 
 
+def test_history_of_an_estimator_shows_its_loss_curve_and_validation_scores():
+    from types import SimpleNamespace
+
+    # what fastnn.sklearn's (and scikit-learn's) MLPs expose
+    fitted = SimpleNamespace(loss_curve_=[0.9, 0.5, 0.3], validation_scores_=[0.6, 0.8, 0.85])
+    figure = plot.history(fitted)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "score"]
+    assert [len(ax.get_lines()) for ax in figure.axes] == [1, 1]
+
+
 def test_decision_boundary_for_a_model_and_an_estimator(trained, tmp_path):
     model, _, X, y = trained
     figure = plot.decision_boundary(model, X, y, resolution=80)
