@@ -27,6 +27,24 @@ from .model import Model
 from .perceptron import Perceptron
 from .runtime import get_num_threads, info, set_num_threads
 
+# Submodules loaded on first attribute access: fn.plot and fn.sklearn need optional
+# extras, so `import fastnn` must not import them; fn.data and fn.datasets (NumPy only)
+# are reachable the same way until they are imported here eagerly.
+_LAZY_SUBMODULES = ("data", "datasets", "plot", "sklearn")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBMODULES])
+
+
 __all__ = [
     "Dense",
     "Dropout",

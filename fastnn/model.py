@@ -432,6 +432,13 @@ class Model:
 
         save_model(self, path)
 
+    def to_onnx(self, path, **options):
+        """Write the network as a standard ONNX graph (extra ``onnx``) and return the
+        ModelProto; ``options``: opset, input_name, output_name (fastnn.onnx_export)."""
+        from .onnx_export import to_onnx
+
+        return to_onnx(self, path, **options)
+
     def get_config(self) -> dict:
         return {
             "name": self.name,
