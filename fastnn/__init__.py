@@ -28,9 +28,8 @@ from .perceptron import Perceptron
 from .runtime import get_num_threads, info, set_num_threads
 
 # Submodules loaded on first attribute access: fn.plot and fn.sklearn need optional
-# extras, so `import fastnn` must not import them; fn.data and fn.datasets (NumPy only)
-# are reachable the same way until they are imported here eagerly.
-_LAZY_SUBMODULES = ("data", "datasets", "plot", "sklearn")
+# extras, so `import fastnn` must not import them.
+_LAZY_SUBMODULES = ("plot", "sklearn")
 
 
 def __getattr__(name: str):
