@@ -36,6 +36,24 @@ class ModelFileError(ValueError):
 
 def save_model(model, path) -> None:
     path = Path(os.fspath(path))
+    document, arrays = _payload(model)
+    _write_atomically(path, document, arrays)
+
+
+def model_to_bytes(model) -> bytes:
+    """The model file's bytes (what pickling a Model carries: no pickle inside)."""
+    buffer = io.BytesIO()
+    _write_archive(buffer, *_payload(model))
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes, backend=None):
+    """The Model whose file bytes ``model_to_bytes`` returned."""
+    return _load(io.BytesIO(data), "<model bytes>", backend)
+
+
+def _payload(model) -> tuple[dict, dict]:
+    """(the JSON document, the named arrays) that make up a model file."""
     if not model.built:
         raise RuntimeError(
             "cannot save a model that is not built yet (no weights): "
@@ -61,7 +79,16 @@ def save_model(model, path) -> None:
             name: {"shape": list(a.shape), "dtype": str(a.dtype)} for name, a in arrays.items()
         },
     }
-    _write_atomically(path, document, arrays)
+    return document, arrays
+
+
+def _write_archive(stream, document: dict, arrays: dict) -> None:
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(CONFIG_NAME, json.dumps(document, indent=1))
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
 
 
 def _write_atomically(path: Path, document: dict, arrays: dict) -> None:
@@ -69,14 +96,7 @@ def _write_atomically(path: Path, document: dict, arrays: dict) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
-                archive.writestr(CONFIG_NAME, json.dumps(document, indent=1))
-                for name, array in arrays.items():
-                    buffer = io.BytesIO()
-                    np.lib.format.write_array(
-                        buffer, np.ascontiguousarray(array), allow_pickle=False
-                    )
-                    archive.writestr(f"{name}.npy", buffer.getvalue())
+            _write_archive(raw, document, arrays)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(temporary, path)
@@ -105,13 +125,16 @@ def _fsync_folder(folder: Path) -> None:
 
 def load_model(path, backend=None):
     """Read a model saved by ``model.save``; ``backend`` overrides the saved choice."""
-    from .model import Model
-
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
+    return _load(path, str(path), backend)
+
+
+def _load(source, path: str, backend):
+    """The Model in ``source`` (a path or a binary stream); ``path`` names it in errors."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             document = _read_document(archive, path)
             arrays = _read_arrays(archive, document, path)
     except zipfile.BadZipFile as error:
@@ -123,19 +146,7 @@ def load_model(path, backend=None):
 
     config, state = document["config"], document["state"]
     try:
-        model = Model(
-            [layer_module.from_config(c) for c in config["layers"]],
-            seed=config["seed"],
-            dtype=config["dtype"],
-            backend=backend if backend is not None else config["backend"],
-            name=config["name"],
-        )
-        if config["loss"] is not None and config["optimizer"] is not None:
-            model.compile(
-                loss=losses.from_config(config["loss"]),
-                optimizer=optimizers.from_config(config["optimizer"]),
-                metrics=config["metrics"],
-            )
+        model = model_from_config(config, backend)
         model.build(config["input_dim"])
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFileError(f"{path} has an invalid model configuration: {error}") from error
@@ -155,7 +166,27 @@ def load_model(path, backend=None):
     return model
 
 
-def _read_document(archive: zipfile.ZipFile, path: Path) -> dict:
+def model_from_config(config: dict, backend=None):
+    """A new, unbuilt Model from ``Model.get_config()`` (compiled if the config was)."""
+    from .model import Model
+
+    model = Model(
+        [layer_module.from_config(c) for c in config["layers"]],
+        seed=config["seed"],
+        dtype=config["dtype"],
+        backend=backend if backend is not None else config["backend"],
+        name=config["name"],
+    )
+    if config["loss"] is not None and config["optimizer"] is not None:
+        model.compile(
+            loss=losses.from_config(config["loss"]),
+            optimizer=optimizers.from_config(config["optimizer"]),
+            metrics=config["metrics"],
+        )
+    return model
+
+
+def _read_document(archive: zipfile.ZipFile, path: str) -> dict:
     try:
         raw = archive.read(CONFIG_NAME)
     except KeyError:
@@ -179,7 +210,7 @@ def _read_document(archive: zipfile.ZipFile, path: Path) -> dict:
     return document
 
 
-def _read_arrays(archive: zipfile.ZipFile, document: dict, path: Path) -> dict:
+def _read_arrays(archive: zipfile.ZipFile, document: dict, path: str) -> dict:
     expected = set(document["arrays"])
     present = {name[:-4] for name in archive.namelist() if name.endswith(".npy")}
     others = set(archive.namelist()) - {CONFIG_NAME} - {f"{n}.npy" for n in present}
@@ -205,7 +236,7 @@ def _n_states(model) -> int:
     return model.optimizer.step_spec().n_states()
 
 
-def _check_arrays(model, arrays: dict, path: Path) -> None:
+def _check_arrays(model, arrays: dict, path: str) -> None:
     wanted = {"params": model.params.size}
     if model.optimizer is not None:
         wanted.update({f"optimizer_{i}": model.params.size for i in range(_n_states(model))})

@@ -31,6 +31,14 @@ class Layer:
         self.trainable = trainable
         self._owner = None  # the Model this layer is built into
 
+    def __setattr__(self, name: str, value) -> None:
+        # A change of configuration (trainable, activation, regularizer, ...) after the
+        # layer joined a model must reach the model's cached kernel-side description.
+        super().__setattr__(name, value)
+        owner = self.__dict__.get("_owner")
+        if owner is not None and not name.startswith("_"):
+            owner._invalidate()
+
     @property
     def trainable(self) -> bool:
         return self._trainable

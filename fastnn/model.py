@@ -47,7 +47,6 @@ class Model:
         self._grads: np.ndarray | None = None
         self._input_dim: int | None = None
         self._net: NetSpec | None = None
-        self._net_trainable: tuple = ()
         self._workspaces: dict = {}
         self.loss: losses.LossFunction | None = None
         self.optimizer: optimizers.Optimizer | None = None
@@ -141,19 +140,17 @@ class Model:
         self._workspaces.clear()
 
     def net(self) -> NetSpec:
-        """The kernel-side description of the network (cached until the structure or a
-        layer's trainable flag changes)."""
+        """The kernel-side description of the network (cached; a layer's change of
+        configuration or a change of structure invalidates it)."""
         if not self.built:
             raise RuntimeError("the model is not built yet: give input_dim or call fit first")
-        trainable = tuple(layer.trainable for layer in self.layers)
-        if self._net is None or self._net_trainable != trainable:
+        if self._net is None:
             specs, n_in, offset = [], self._input_dim, 0
             for layer in self.layers:
                 specs.append(layer.spec(n_in, offset))
                 offset += layer.n_params(n_in)
                 n_in = layer.output_dim(n_in)
             self._net = NetSpec(tuple(specs), offset, self._dtype)
-            self._net_trainable = trainable
             self._workspaces.clear()
         return self._net
 
@@ -438,6 +435,15 @@ class Model:
         from .onnx_export import to_onnx
 
         return to_onnx(self, path, **options)
+
+    def __reduce__(self):
+        """Pickle as fastnn's own model file: the layers' weights are views into one
+        buffer, which pickle's object-by-object copy would tear apart."""
+        from .io import model_from_bytes, model_from_config, model_to_bytes
+
+        if self.built:
+            return (model_from_bytes, (model_to_bytes(self),))
+        return (model_from_config, (self.get_config(),))
 
     def get_config(self) -> dict:
         return {

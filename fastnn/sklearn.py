@@ -29,8 +29,6 @@ learning-rate schedules (``learning_rate``, ``power_t``): the rate is constant.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +53,6 @@ from . import activations as activation_names
 from . import backends
 from . import validation as check
 from .callbacks import Callback
-from .io import load_model
 from .layers import Dense
 from .model import Model
 from .optimizers import SGD, Adam
@@ -244,7 +241,6 @@ class _BaseMLP(BaseEstimator):
         if (current.l2 if current is not None else 0.0) != l2:
             for layer in layers:
                 layer.kernel_regularizer = L2(l2) if l2 > 0 else None
-            self.model_._invalidate()  # the cached kernel-side NetSpec holds the old factor
         return None if weight is None else weight / mean
 
     def _split_validation(self, X, targets, weight, y):
@@ -382,22 +378,6 @@ class _BaseMLP(BaseEstimator):
 
     def _dense_layers(self) -> list[Dense]:
         return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
-
-    # ------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict:
-        # The fastnn Model's layers are views into one parameter buffer, which pickle
-        # would tear apart: it travels as fastnn's own model file instead (weights,
-        # optimizer and random state: partial_fit continues where it stopped).
-        state = super().__getstate__()
-        if "model_" in state:
-            state = {**state, "model_": _ModelFile.of(state["model_"])}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        if isinstance(state.get("model_"), _ModelFile):
-            state = {**state, "model_": state["model_"].load()}
-        super().__setstate__(state)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -602,28 +582,6 @@ class _StoppingRule(Callback):
             est.best_validation_score_ = score
             est._best_weights = self.model.get_weights()
         return improved
-
-
-class _ModelFile:
-    """A fastnn Model as the bytes of its own file format (picklable, no pickle inside)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    @classmethod
-    def of(cls, model: Model) -> _ModelFile:
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.fnn")
-            model.save(path)
-            with open(path, "rb") as handle:
-                return cls(handle.read())
-
-    def load(self) -> Model:
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.fnn")
-            with open(path, "wb") as handle:
-                handle.write(self.data)
-            return load_model(path)
 
 
 def _dense(X) -> np.ndarray:

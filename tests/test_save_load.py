@@ -212,3 +212,25 @@ def test_config_that_does_not_make_a_model(saved):
     _write(saved, members)
     with pytest.raises(fn.ModelFileError, match="configuration"):
         fn.load_model(saved)
+
+
+def test_pickle_keeps_layers_and_buffer_together(backend):
+    import pickle
+
+    model, X, y = _trained(backend)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict(X), model.predict(X))
+    clone.layers[0].W[...] = 0  # still a view into the clone's own buffer
+    assert not clone.params[: clone.layers[0].W.size].any()
+    assert model.layers[0].W.any()
+    clone.fit(X, y, epochs=1, verbose=0)  # optimizer state travelled too
+    unbuilt = pickle.loads(pickle.dumps(fn.Model([fn.Dense(3, "tanh")], seed=4)))
+    assert unbuilt.seed == 4 and not unbuilt.built
+
+
+def test_layer_changes_after_build_reach_the_kernels(backend):
+    model = fn.Model([fn.Dense(2, "relu")], input_dim=2, seed=0, backend=backend)
+    model.layers[0].W = [[1.0, -1.0], [1.0, -1.0]]
+    assert model.predict([[1.0, 1.0]]).tolist() == [[2.0, 0.0]]
+    model.layers[0].activation = fn.activations.get("linear")
+    assert model.predict([[1.0, 1.0]]).tolist() == [[2.0, -2.0]]
