@@ -9,6 +9,15 @@ import pytest
 
 from fastnn import backends
 
+try:  # NumPy's BLAS on one thread: the reference backend needs no speed here, and
+    # OpenBLAS's spinning workers would otherwise fight the native kernels' OpenMP
+    # threads for the cores (each call then waits for the other's spin to time out).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+except ImportError:  # pragma: no cover - threadpoolctl is in the test extras
+    pass
+
 BACKENDS = ["numpy"] + (["native"] if backends.native_available() else [])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
