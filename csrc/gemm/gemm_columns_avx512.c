@@ -43,10 +43,15 @@ ZMM_INLINE void columns_f32(int NC, ptrdiff_t k, const float *a, ptrdiff_t csa,
         transpose16_f32(acc[h]); /* acc[h][r] = row 16h + r, its lanes the columns */
 #pragma GCC unroll 16
         for (int r = 0; r < 16; r++)
-            if (16 * h + r < rows)
+            if (16 * h + r >= rows)
+                break;
+            else if (st.plain && st.beta == 0)
+                _mm512_mask_storeu_ps((float *)st.c + (16 * h + r) * st.ldc, cols, acc[h][r]);
+            else
                 zmm_store_f32(&st, 16 * h + r, 0, acc[h][r], cols);
     }
-    gemm_finish_rows(o, i, j, rows, NC);
+    if (o->mode != FNN_EPI_NONE && !gemm_act_in_register(o->act))
+        gemm_finish_rows(o, i, j, rows, NC);
 }
 
 #define COLUMNS_F32(NC)                                                                    \
@@ -109,10 +114,15 @@ ZMM_INLINE void columns_f64(int NC, ptrdiff_t k, const double *a, ptrdiff_t csa,
         transpose8_f64(acc[h]);
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++)
-            if (8 * h + r < rows)
+            if (8 * h + r >= rows)
+                break;
+            else if (st.plain && st.beta == 0)
+                _mm512_mask_storeu_pd((double *)st.c + (8 * h + r) * st.ldc, cols, acc[h][r]);
+            else
                 zmm_store_f64(&st, 8 * h + r, 0, acc[h][r], cols);
     }
-    gemm_finish_rows(o, i, j, rows, NC);
+    if (o->mode != FNN_EPI_NONE && !gemm_act_in_register(o->act))
+        gemm_finish_rows(o, i, j, rows, NC);
 }
 
 #define COLUMNS_F64(NC)                                                                    \

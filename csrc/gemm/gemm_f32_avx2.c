@@ -20,6 +20,7 @@
 #define V_LOAD_MASKED(m, p) _mm256_maskload_ps(p, m)
 #define V_MASK(n) ymm_mask8(n)
 #define V_STORE(st, r, col, acc, m) ymm_store_f32(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm256_maskstore_ps(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 6
 #define PACKED_NV 2
