@@ -21,6 +21,7 @@
 #define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
 #define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
 #define GEMM_MAX_NV 16      /* vectors per row of a register tile, at most */
+#define GEMM_MAX_TILE 16    /* vectors in a register tile, at most */
 #define GEMM_MAX_COLUMNS 12 /* columns of a column kernel, at most */
 
 /* How a finished tile of C is written: c = epilogue(alpha * acc + beta * c).

@@ -38,7 +38,6 @@ typedef struct simd_store {
     const void *aux;  /* RELU derivative: the activation's output at (i, j), or NULL */
     ptrdiff_t ld_aux;
     int relu;         /* FORWARD with RELU */
-    int plain;        /* none of the above: c = acc (+ beta*c) */
 } simd_store;
 
 SIMD_INLINE simd_store simd_store_of(const gemm_out *o, ptrdiff_t i, ptrdiff_t j)
@@ -59,7 +58,6 @@ SIMD_INLINE simd_store simd_store_of(const gemm_out *o, ptrdiff_t i, ptrdiff_t j
         s.aux = (const char *)o->aux + (i * o->ld_aux + j) * es;
         s.ld_aux = o->ld_aux;
     }
-    s.plain = !s.scale && !s.bias && !s.z && !s.aux && !s.relu;
     return s;
 }
 
