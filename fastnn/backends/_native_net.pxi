@@ -572,7 +572,7 @@ def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
     _check_segments(segments, size)
     cdef int n_states = fnn_step_n_states(&c_spec)
     if len(states) < n_states:
-        raise ValueError(f"this optimizer needs {n_states} state arrays, got {len(states)}")
+        raise ValueError(f"states: this optimizer needs {n_states} arrays, got {len(states)}")
     cdef void *state_ptrs[2]
     state_ptrs[0] = state_ptrs[1] = NULL
     for i in range(n_states):
