@@ -205,8 +205,8 @@ def test_loss(loss, act, dtype, data):
     # dL/dz sums terms of size up to |dL/da| * |act'| (|act'| <= ~1.3 here), which may
     # cancel: the absolute floor is set by that size.
     _, dl_da = ref.loss_terms(spec, act, a, z, y)
-    terms = 2.0 * float(np.max(np.abs(dl_da))) * (float(weights.max()) if weights is not None else 1)
-    assert_close(grad, expected_grad, dtype, scale=1.0, floor=terms / n)
+    biggest = float(np.max(np.abs(dl_da))) * (1.0 if weights is None else float(weights.max()))
+    assert_close(grad, expected_grad, dtype, scale=1.0, floor=2 * biggest / n)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -265,8 +265,10 @@ def fresh_state(spec, size, dtype):
 def test_optimizer_step(simd, rule, clipnorm, dtype, data):
     spec = StepSpec(**{**RULES[rule].__dict__, "clipnorm": clipnorm})
     lengths = data.draw(st.lists(sizes, min_size=1, max_size=3), label="segments")
-    gaps = data.draw(st.lists(st.integers(0, 5), min_size=len(lengths) + 1,
-                              max_size=len(lengths) + 1), label="gaps")
+    gaps = data.draw(
+        st.lists(st.integers(0, 5), min_size=len(lengths) + 1, max_size=len(lengths) + 1),
+        label="gaps",
+    )
     bounds, at = [], gaps[0]
     for length, gap in zip(lengths, gaps[1:]):
         bounds.append((at, at + length))
@@ -280,16 +282,19 @@ def test_optimizer_step(simd, rule, clipnorm, dtype, data):
         g = rng.normal(size=at).astype(dtype)
         ref.ReferenceBackend().step(spec, p_ref, g, s_ref, segments, 0.01 * t, t)
         native.NativeBackend().step(spec, p_nat, g, s_nat, segments, 0.01 * t, t)
-    assert_close(p_nat, p_ref, dtype)
+    # With clipnorm the factor may differ in its last bit (a differently ordered norm);
+    # momentum sums such terms, which can cancel: floors scale with each array's size.
+    assert_close(p_nat, p_ref, dtype, scale=1.0)
     for got, expected in zip(s_nat, s_ref):
-        assert_close(got, expected, dtype)
+        assert_close(got, expected, dtype, scale=1.0)
 
 
 def test_sgd_worked_example():
     """SPEC §3: w = 5, gradient 16, lr 0.1: one step gives 3.4."""
     p = np.array([5.0])
-    native.NativeBackend().step(StepSpec(Opt.SGD), p, np.array([16.0]), [], np.array([[0, 1]]),
-                                0.1, 1)
+    native.NativeBackend().step(
+        StepSpec(Opt.SGD), p, np.array([16.0]), [], np.array([[0, 1]]), 0.1, 1
+    )
     assert p[0] == pytest.approx(3.4, abs=1e-15)
 
 
