@@ -8,9 +8,15 @@ allocation per batch, thread-safe predict.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -300,8 +306,6 @@ def test_forward_returns_a_view_of_the_workspace():
 
 
 def test_adam_is_bitwise_identical_for_one_and_two_threads():
-    if not _native.openmp_enabled():
-        pytest.skip("built without OpenMP")
     rng = np.random.default_rng(7)
     net, start = make_net(
         784, [dense(512, Act.RELU), dense(512, Act.RELU), dense(10, Act.SOFTMAX)], np.float32
@@ -458,3 +462,58 @@ def test_bad_arguments_get_clear_errors():
         backend.backward(other, np.zeros(other.n_params), np.zeros(other.n_params), ws, x[:4])
     with pytest.raises(ValueError, match="grads"):
         backend.backward(other, np.zeros(other.n_params), np.zeros(3), ws, x)
+
+
+# ------------------------------------------------------------------ from C alone
+
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
+CC = os.environ.get("CC", "gcc").split()[0]
+ISA_FLAGS = {
+    "_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "_avx2": ["-mavx2", "-mfma"],
+}
+
+
+def _compile(cc_args):
+    result = subprocess.run(cc_args, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cc_args)}\n{result.stderr}"
+
+
+@pytest.mark.skipif(shutil.which(CC) is None, reason=f"no C compiler ({CC})")
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "amd64"), reason="x86-64 build flags")
+def test_c_network_test_program(tmp_path):
+    """csrc/tests/test_net.c: finite differences, predict, zero mallocs per step (counted
+    by interposing malloc), 1 vs 2 threads; built warning-free."""
+    omp = ["-fopenmp", "-DFASTNN_HAVE_OPENMP=1"]
+    probe = tmp_path / "omp.c"
+    probe.write_text("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
+    if subprocess.run([CC, *omp, str(probe), "-o", str(tmp_path / "omp")]).returncode:
+        omp = []
+    # -O0: this is about behaviour (and compiles in seconds); test_c_library.py builds
+    # the library at -O2 -Werror, and setup.py at -O3 -Wall -Wextra.
+    flags = [
+        "-std=c99",
+        "-O0",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-DFASTNN_X86=1",
+        f"-I{CSRC}",
+        *omp,
+    ]
+    sources = [p for p in sorted(CSRC.rglob("*.c")) if "tests" not in p.relative_to(CSRC).parts]
+    sources.append(CSRC / "tests" / "test_net.c")
+    jobs = []
+    for index, src in enumerate(sources):
+        isa = next((f for suffix, f in ISA_FLAGS.items() if src.stem.endswith(suffix)), [])
+        jobs.append([CC, *flags, *isa, "-c", str(src), "-o", str(tmp_path / f"{index}.o")])
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(_compile, jobs))
+    exe = tmp_path / "test_net"
+    _compile([CC, *omp, *(job[-1] for job in jobs), "-lm", "-o", str(exe)])
+    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    sys.stdout.write(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: network passes" in result.stdout

@@ -309,8 +309,6 @@ def test_grad_norm(dtype):
 
 @pytest.mark.parametrize("rule", ["adam", "momentum", "rmsprop_momentum"])
 def test_optimizer_is_bitwise_identical_for_any_thread_count(threads, rule):
-    if not _native.openmp_enabled():
-        pytest.skip("built without OpenMP")
     spec = StepSpec(**{**RULES[rule].__dict__, "clipnorm": 1.0})
     size = 3_000_017  # many chunks, a ragged last one
     rng = np.random.default_rng(1)
