@@ -52,8 +52,11 @@ ACTS = (Act.RELU, Act.RELU, Act.SOFTMAX)
 def network(dtype=np.float32):
     layers, offset = [], 0
     for n_in, n_out, act in zip(SIZES, SIZES[1:], ACTS):
-        layers.append(LayerSpec(LayerKind.DENSE, n_in, n_out, act, w_offset=offset,
-                                b_offset=offset + n_in * n_out))
+        layers.append(
+            LayerSpec(
+                LayerKind.DENSE, n_in, n_out, act, w_offset=offset, b_offset=offset + n_in * n_out
+            )
+        )
         offset += n_in * n_out + n_out
     net = NetSpec(tuple(layers), offset, np.dtype(dtype))
     rng = np.random.default_rng(0)
@@ -99,8 +102,11 @@ def main():
     args = parser.parse_args()
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    blas = [f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
-            if i["user_api"] == "blas"]
+    blas = [
+        f"{i['internal_api']} {i.get('architecture')}"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
     print(f"native: {native.info()}; NumPy BLAS: {', '.join(blas)}")
     rng = np.random.default_rng(1)
     x = rng.random((60000, 784), dtype=np.float32)
@@ -111,14 +117,16 @@ def main():
     print("|---|---|---|---|---|")
     for threads in args.threads:
         native.set_num_threads(threads)
-        seconds = min(epoch(native.NativeBackend(), net, params.copy(), x, y)
-                      for _ in range(args.epochs))
+        seconds = min(
+            epoch(native.NativeBackend(), net, params.copy(), x, y) for _ in range(args.epochs)
+        )
         micro = predict_us(native.NativeBackend(), net, params, one)
         print(f"| native | {threads} | {seconds:.3f} | {60000 / seconds:,.0f} | {micro:.2f} |")
         time.sleep(1.0)
         with threadpool_limits(threads, user_api="blas"):
-            seconds = min(epoch(ReferenceBackend(), net, params.copy(), x, y)
-                          for _ in range(args.epochs))
+            seconds = min(
+                epoch(ReferenceBackend(), net, params.copy(), x, y) for _ in range(args.epochs)
+            )
             micro = predict_us(ReferenceBackend(), net, params, one, calls=5000)
         print(f"| numpy | {threads} | {seconds:.3f} | {60000 / seconds:,.0f} | {micro:.2f} |")
         time.sleep(1.0)
