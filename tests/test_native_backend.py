@@ -39,6 +39,10 @@ pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason=f"{native.IMPORT_ER
 if native.AVAILABLE:
     from fastnn.backends import _native
 
+    LEVELS = _native.SIMD_LEVELS[: _native.SIMD_LEVELS.index(_native.simd_detected()) + 1]
+else:
+    LEVELS = ()
+
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
 
 
@@ -191,9 +195,18 @@ def test_network_matches_reference(head, loss_code, labels, dtype):
     train_both(net, params, loss, y, x, batch=12)
 
 
+@pytest.fixture(params=LEVELS)
+def simd(request):
+    """Run the test at one SIMD level (GEMM and elementwise kernels), then restore."""
+    before = _native.simd_level()
+    _native.set_simd_level(request.param)
+    yield request.param
+    _native.set_simd_level(before)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("hidden", HIDDEN)
-def test_every_hidden_activation_backpropagates(hidden, dtype):
+def test_every_hidden_activation_backpropagates(simd, hidden, dtype):
     rng = np.random.default_rng(int(hidden))
     net, params = make_net(7, [dense(19, hidden, act_param=0.3), dense(3, Act.SOFTMAX)], dtype)
     x = rng.normal(size=(6, 7)).astype(dtype)
@@ -295,6 +308,18 @@ def test_predict_equals_forward_and_reference(dtype):
         ws = backend.workspace(net, n)
         out = backend.forward(net, params, x, ws, False, 0, 0)
         np.testing.assert_allclose(got, out, rtol=10 * np.finfo(dtype).eps, atol=1e-30)
+
+
+def test_predict_chunks_do_not_change_the_result():
+    rng = np.random.default_rng(12)
+    net, params = make_net(9, [dense(30, Act.SIGMOID), dense(4, Act.LINEAR)])
+    x = rng.normal(size=(1000, 9))
+    backend = native.NativeBackend()
+    expected = ReferenceBackend().predict(net, params, x)
+    for chunk in (1, 7, 256, 5000):
+        assert_close(backend.predict(net, params, x, chunk), expected, np.float64)
+    with pytest.raises(ValueError, match="chunk"):
+        backend.predict(net, params, x, 0)
 
 
 def test_forward_returns_a_view_of_the_workspace():

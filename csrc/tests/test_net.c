@@ -235,9 +235,10 @@ static void test_predict_matches_forward(void)
     buffers b;
     make_buffers(&b, &net, ROWS, sizeof(float));
     fnn_net_forward_f32(&net, params, x, ROWS, &b.ws, 0, 0, 0);
-    size_t bytes = fnn_net_predict_scratch_bytes(&net, 0, ROWS, fnn_get_num_threads());
+    enum { CHUNK = 128 }; /* 300 rows: two full chunks and a ragged one */
+    size_t bytes = fnn_net_predict_scratch_bytes(&net, 0, CHUNK, fnn_get_num_threads());
     void *scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    fnn_net_predict_f32(&net, params, x, ROWS, out, scratch, bytes);
+    fnn_net_predict_f32(&net, params, x, ROWS, CHUNK, out, scratch, bytes);
     const float *forward = b.acts[N_LAYERS - 1];
     double worst = 0;
     for (int i = 0; i < ROWS * N_OUT; i++)
