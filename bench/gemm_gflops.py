@@ -26,7 +26,6 @@ if any(v in os.environ for v in _PINNING):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -109,8 +108,10 @@ def main() -> None:
     shapes = [SHAPES[i] for i in args.shapes] if args.shapes else SHAPES
     rng = np.random.default_rng(0)
 
-    print(f"NumPy {np.__version__} with {blas_info()}; fastnn SIMD level {nv.simd_level()}, "
-          f"OpenMP {'on' if nv.openmp_enabled() else 'off'}\n")
+    print(
+        f"NumPy {np.__version__} with {blas_info()}; fastnn SIMD level {nv.simd_level()}, "
+        f"OpenMP {'on' if nv.openmp_enabled() else 'off'}\n"
+    )
     print("| product | dtype | threads | fastnn GFLOP/s | NumPy GFLOP/s | fastnn / NumPy |")
     print("|---|---|---:|---:|---:|---:|")
     for shape in shapes:
@@ -119,8 +120,11 @@ def main() -> None:
             for threads in args.threads:
                 ours, theirs = measure(shape, np.dtype(dtype), threads, args.rounds, rng)
                 flops = 2.0 * m * n * k
-                print(f"| {label} | {dtype} | {threads} | {flops / ours / 1e9:.1f} | "
-                      f"{flops / theirs / 1e9:.1f} | {theirs / ours:.2f}× |", flush=True)
+                print(
+                    f"| {label} | {dtype} | {threads} | {flops / ours / 1e9:.1f} | "
+                    f"{flops / theirs / 1e9:.1f} | {theirs / ours:.2f}× |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

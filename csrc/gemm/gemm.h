@@ -78,7 +78,8 @@ typedef void gemm_pack_fn(ptrdiff_t width, ptrdiff_t depth, const void *src, ptr
 gemm_pack_fn gemm_pack_portable_f32, gemm_pack_portable_f64;
 gemm_pack_fn gemm_pack_avx512_f32, gemm_pack_avx512_f64;
 
-#define GEMM_MAX_ROWS 16
+#define GEMM_MAX_ROWS 16 /* rows of a register tile, at most */
+#define GEMM_MAX_NV 16   /* vectors per row of a register tile, at most */
 
 /* What one SIMD level offers for one element type. Block sizes live here, one set
  * per level and type, each with the reasoning next to its table. */

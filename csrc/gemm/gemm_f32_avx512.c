@@ -27,8 +27,8 @@
 #define PACKED_NV 2
 #include "gemm_simd_kernel.inc"
 
-STRIDED(1, 4)
-STRIDED(2, 4)
+STRIDED(1, 16)
+STRIDED(2, 8)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
@@ -47,17 +47,18 @@ STRIDED(8, 1)
 /* Blocks for cores with 32-48 KiB of L1d and >= 1 MiB of L2. In the macro-kernel one A
  * micro-panel (8 x KC x 4 B = 12 KiB at KC 384) stays in L1 while the B micro-panels
  * (KC x 32 x 4 B = 48 KiB each) stream from L2, which holds the KC x NC block of B
- * (1.5 MiB at NC 1024); MC x KC of A (216 KiB) comes from L2/L3 once per B block. The
- * measured optimum is flat for MC 96..480 and KC 256..512. */
+ * (768 KiB at NC 512); the MC x KC block of A (216 KiB) comes from L2/L3 once per B
+ * block. Measured here (1024^3, one thread): flat within noise for MC 96..288,
+ * KC 256..384, NC 256..1024. */
 const gemm_kernels gemm_kernels_f32_avx512 = {
     .name = "avx512",
     .elsize = 4,
-    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 384, .nc = 1024,
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 384, .nc = 512,
     .packed = packed_kernel,
     .pack = gemm_pack_avx512_f32,
     .strided_rows = 8,
-    .strided_cols = {0, 64, 64, 48, 32, 32, 32, 32, 32},
-    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+    .strided_cols = {0, 256, 128, 48, 32, 32, 32, 32, 32},
+    .strided = {NULL, strided_1x16, strided_2x8, strided_3x3, strided_4x2, strided_5x2,
                 strided_6x2, strided_7x2, strided_8x2},
     .narrow_cols = 16,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
