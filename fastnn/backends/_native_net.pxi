@@ -60,7 +60,7 @@ C_CODES = {
 
 # ------------------------------------------------------------------ argument checks
 
-cdef inline str _dtype_name(int typenum):
+cdef inline str _typenum_name(int typenum):
     return "float64" if typenum == cnp.NPY_FLOAT64 else "float32"
 
 
@@ -74,7 +74,7 @@ cdef int _float_typenum(cnp.ndarray a, str name) except -1:
 cdef int _check(cnp.ndarray a, str name, int typenum, int ndim, bint writable=False) except -1:
     """a has dtype `typenum`, `ndim` dimensions and C order (and is writable if asked)."""
     if cnp.PyArray_TYPE(a) != typenum:
-        raise TypeError(f"{name} must have dtype {_dtype_name(typenum)}, got {(<object>a).dtype}")
+        raise TypeError(f"{name} must have dtype {_typenum_name(typenum)}, got {(<object>a).dtype}")
     if cnp.PyArray_NDIM(a) != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {_shape(a)}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
