@@ -288,7 +288,8 @@ void fnn_net_forward_f64(const fnn_net *net, const double *params, const double 
 
 /* The loss of the last forward pass of n rows, plus the regularization penalty
  * (sum over Dense layers of l1 |W| + l2 W^2, in double), into *loss_out; writes
- * ws->dout = dL/dz of the last layer. Targets as fnn_loss_grad_*. Returns its codes. */
+ * ws->dout = dL/dz of the last layer. Targets as fnn_loss_grad_*. Returns its codes,
+ * or -3 when the last layer is not Dense (no pre-activation to start from). */
 int fnn_net_loss_grad_f32(const fnn_net *net, int loss, double loss_param,
                           const float *params, const fnn_workspace *ws, ptrdiff_t n,
                           const int64_t *labels, const float *targets,
