@@ -512,7 +512,8 @@ def test_c_network_test_program(tmp_path):
     omp = ["-fopenmp", "-DFASTNN_HAVE_OPENMP=1"]
     probe = tmp_path / "omp.c"
     probe.write_text("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
-    if subprocess.run([CC, *omp, str(probe), "-o", str(tmp_path / "omp")]).returncode:
+    serial = os.environ.get("FASTNN_NO_OPENMP", "").strip().lower() in {"1", "true", "yes", "on"}
+    if serial or subprocess.run([CC, *omp, str(probe), "-o", str(tmp_path / "omp")]).returncode:
         omp = []
     # -O0: this is about behaviour (and compiles in seconds); test_c_library.py builds
     # the library at -O2 -Werror, and setup.py at -O3 -Wall -Wextra.
