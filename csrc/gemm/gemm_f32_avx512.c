@@ -63,4 +63,6 @@ const gemm_kernels gemm_kernels_f32_avx512 = {
     .narrow_cols = 16,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},
+    .columns_max = 12, .columns_rows = 32,
+    .columns = gemm_columns_f32_avx512,
 };

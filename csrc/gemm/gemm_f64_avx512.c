@@ -57,4 +57,6 @@ const gemm_kernels gemm_kernels_f64_avx512 = {
     .narrow_cols = 8,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},
+    .columns_max = 8, .columns_rows = 16,
+    .columns = gemm_columns_f64_avx512,
 };
