@@ -7,7 +7,8 @@ of 784 float32 features: exactly the four backend calls per batch that Model.fit
 (forward, loss_grad, backward, step) on contiguous batches, so the figures are the
 backends' own cost. Both run in this process; NumPy's OpenBLAS at its best
 (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed before NumPy loads, as in gemm_gflops.py).
-Each figure is the best of --epochs epochs; a pause separates the libraries so that
+Each figure is the best of --epochs epochs (predict: the best of 5 blocks of calls),
+which is robust to other load on the machine; a pause separates the libraries so that
 neither one's spinning worker threads steal the other's cores.
 """
 
@@ -25,7 +26,6 @@ if any(v in os.environ for v in _PINNING):
         del os.environ[name]
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -92,7 +92,7 @@ def predict_us(backend, net, params, x, calls=20000):
         for _ in range(calls // 5):
             backend.predict(net, params, x)
         times.append((time.perf_counter() - start) / (calls // 5) * 1e6)
-    return statistics.median(times)
+    return min(times)
 
 
 def main():
