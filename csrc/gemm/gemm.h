@@ -21,6 +21,7 @@
 #define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
 #define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
 #define GEMM_MAX_NV 16      /* vectors per row of a register tile, at most */
+#define GEMM_MAX_TILE 16    /* vectors in a register tile, at most */
 #define GEMM_MAX_COLUMNS 12 /* columns of a column kernel, at most */
 
 /* How a finished tile of C is written: c = epilogue(alpha * acc + beta * c).
@@ -83,9 +84,10 @@ typedef void gemm_columns_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const vo
 typedef void gemm_pack_fn(ptrdiff_t width, ptrdiff_t depth, const void *src, ptrdiff_t sw,
                           ptrdiff_t sd, int panel, void *dst, ptrdiff_t pstride);
 
-/* The packing routines: portable ones (any CPU), and AVX-512 ones (gemm_pack_avx512.c,
- * for the AVX-512 tables only). */
+/* The packing routines: portable ones (any CPU), and AVX2 and AVX-512 ones
+ * (gemm_pack_avx2.c, gemm_pack_avx512.c: for their ISA's tables only). */
 gemm_pack_fn gemm_pack_portable_f32, gemm_pack_portable_f64;
+gemm_pack_fn gemm_pack_avx2_f32, gemm_pack_avx2_f64;
 gemm_pack_fn gemm_pack_avx512_f32, gemm_pack_avx512_f64;
 /* The AVX-512 column kernels (gemm_columns_avx512.c), indexed by column count. */
 extern gemm_columns_fn *const gemm_columns_f32_avx512[GEMM_MAX_COLUMNS + 1];

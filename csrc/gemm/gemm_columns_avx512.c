@@ -16,6 +16,25 @@
 
 /* ----------------------------------------------------------------- float */
 
+/* Rows [0, rows) x nc columns of a transposed tile (row 16h + r in acc[h][r]) to
+ * C[i, j]: out of line, shared by every column count. */
+static __attribute__((noinline)) void columns_store_f32(const __m512 acc[2][16], int nc,
+                                                        int rows, const gemm_out *o,
+                                                        ptrdiff_t i, ptrdiff_t j)
+{
+    const simd_store st = simd_store_of(o, i, j);
+    const __mmask16 cols = zmm_mask16(nc);
+    const int plain = o->mode == FNN_EPI_NONE && o->alpha == 1 && o->beta == 0;
+    for (int r = 0; r < rows; r++) {
+        if (plain)
+            _mm512_mask_storeu_ps((float *)st.c + r * st.ldc, cols, acc[r / 16][r % 16]);
+        else
+            zmm_store_f32(&st, r, 0, acc[r / 16][r % 16], cols);
+    }
+    if (o->mode != FNN_EPI_NONE && !gemm_act_in_register(o->act))
+        gemm_finish_rows(o, i, j, rows, nc);
+}
+
 ZMM_INLINE void columns_f32(int NC, ptrdiff_t k, const float *a, ptrdiff_t csa,
                             const float *b, ptrdiff_t rsb, int rows, int masked,
                             const gemm_out *o, ptrdiff_t i, ptrdiff_t j)
@@ -36,17 +55,10 @@ ZMM_INLINE void columns_f32(int NC, ptrdiff_t k, const float *a, ptrdiff_t csa,
             acc[1][c] = _mm512_fmadd_ps(a1, bc, acc[1][c]);
         }
     }
-    const simd_store st = simd_store_of(o, i, j);
-    const __mmask16 cols = zmm_mask16(NC);
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < 2; h++)
         transpose16_f32(acc[h]); /* acc[h][r] = row 16h + r, its lanes the columns */
-#pragma GCC unroll 16
-        for (int r = 0; r < 16; r++)
-            if (16 * h + r < rows)
-                zmm_store_f32(&st, 16 * h + r, 0, acc[h][r], cols);
-    }
-    gemm_finish_rows(o, i, j, rows, NC);
+    columns_store_f32(acc, NC, rows, o, i, j);
 }
 
 #define COLUMNS_F32(NC)                                                                    \
@@ -82,6 +94,23 @@ gemm_columns_fn *const gemm_columns_f32_avx512[GEMM_MAX_COLUMNS + 1] = {
 
 /* ----------------------------------------------------------------- double */
 
+static __attribute__((noinline)) void columns_store_f64(const __m512d acc[2][8], int nc,
+                                                        int rows, const gemm_out *o,
+                                                        ptrdiff_t i, ptrdiff_t j)
+{
+    const simd_store st = simd_store_of(o, i, j);
+    const __mmask8 cols = zmm_mask8(nc);
+    const int plain = o->mode == FNN_EPI_NONE && o->alpha == 1 && o->beta == 0;
+    for (int r = 0; r < rows; r++) {
+        if (plain)
+            _mm512_mask_storeu_pd((double *)st.c + r * st.ldc, cols, acc[r / 8][r % 8]);
+        else
+            zmm_store_f64(&st, r, 0, acc[r / 8][r % 8], cols);
+    }
+    if (o->mode != FNN_EPI_NONE && !gemm_act_in_register(o->act))
+        gemm_finish_rows(o, i, j, rows, nc);
+}
+
 ZMM_INLINE void columns_f64(int NC, ptrdiff_t k, const double *a, ptrdiff_t csa,
                             const double *b, ptrdiff_t rsb, int rows, int masked,
                             const gemm_out *o, ptrdiff_t i, ptrdiff_t j)
@@ -102,17 +131,10 @@ ZMM_INLINE void columns_f64(int NC, ptrdiff_t k, const double *a, ptrdiff_t csa,
             acc[1][c] = _mm512_fmadd_pd(a1, bc, acc[1][c]);
         }
     }
-    const simd_store st = simd_store_of(o, i, j);
-    const __mmask8 cols = zmm_mask8(NC);
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < 2; h++)
         transpose8_f64(acc[h]);
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++)
-            if (8 * h + r < rows)
-                zmm_store_f64(&st, 8 * h + r, 0, acc[h][r], cols);
-    }
-    gemm_finish_rows(o, i, j, rows, NC);
+    columns_store_f64(acc, NC, rows, o, i, j);
 }
 
 #define COLUMNS_F64(NC)                                                                    \

@@ -5,9 +5,12 @@
  *   packed   8 x 32: 16 zmm accumulators, per k step 2 loads of B + 8 broadcasts of A
  *            for 16 FMAs (BLIS skx's 32 x 12 turned for row-major C; 8 rows divide the
  *            usual batch sizes, and 6 x 32 measured no faster here)
- *   strided  r x 32 for r = 4..8 rows; 1 and 2 rows take 64 columns and 3 rows 48, for
- *            enough independent sums in flight (batch 1, a GEMV, is bound by reading B)
+ *   strided  r x 32 for r = 4..8 rows, 3 x 48, 2 x 128, 1 x 256: few rows take wide
+ *            strips, for enough independent sums in flight and, at batch 1 (a GEMV
+ *            bound by reading B), whole rows of B read contiguously (8 us for a
+ *            784 x 256 W here, 13 us in 128-column strips)
  *   narrow   r x 16 for a last strip of at most 16 columns (N = 10 output layers)
+ *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
 #include "gemm_avx512.h"
 
@@ -22,6 +25,7 @@
 #define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_ps(m, p)
 #define V_MASK(n) zmm_mask16(n)
 #define V_STORE(st, r, col, acc, m) zmm_store_f32(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm512_mask_storeu_ps(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2

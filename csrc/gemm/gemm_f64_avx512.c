@@ -3,8 +3,9 @@
  * gemm_simd_kernel.inc (the float file explains the shapes):
  *
  *   packed   8 x 16: 16 zmm accumulators, 2 loads + 8 broadcasts per 16 FMAs
- *   strided  r x 16 for r = 4..8 rows; 1 and 2 rows take 32 columns and 3 rows 24
+ *   strided  r x 16 for r = 4..8 rows, 3 x 24, 2 x 64, 1 x 128
  *   narrow   r x 8 for a last strip of at most 8 columns
+ *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
 #include "gemm_avx512.h"
 
@@ -19,6 +20,7 @@
 #define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_pd(m, p)
 #define V_MASK(n) zmm_mask8(n)
 #define V_STORE(st, r, col, acc, m) zmm_store_f64(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm512_mask_storeu_pd(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2
