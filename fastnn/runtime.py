@@ -13,8 +13,11 @@ from .validation import check_int
 
 
 def _native_module():
-    from .backends import native
-
+    """fastnn.backends.native when its compiled module loads, else None."""
+    try:
+        from .backends import native
+    except ImportError:  # pragma: no cover - only a broken install lacks the file
+        return None
     return native if native.AVAILABLE else None
 
 

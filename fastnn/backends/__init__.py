@@ -19,7 +19,7 @@ _state = threading.local()
 _global = {"default": None}
 
 
-def _native():
+def _load_native():
     from . import native  # imported lazily: a failed build must not break `import fastnn`
 
     if not native.AVAILABLE:
@@ -33,7 +33,7 @@ def _native():
 
 def native_available() -> bool:
     try:
-        _native()
+        _load_native()
     except (RuntimeError, ImportError):
         return False
     return True
@@ -53,7 +53,7 @@ def check_name(name) -> str:
 def get(name: str | None = None):
     """The backend called ``name``, or the current default one."""
     key = check_name(name) if name is not None else default_name()
-    return _reference if key == "numpy" else _native()
+    return _reference if key == "numpy" else _load_native()
 
 
 def default_name() -> str:

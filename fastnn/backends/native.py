@@ -119,3 +119,7 @@ def activation_grad(act, a: np.ndarray, z, da: np.ndarray, param: float = 0.0) -
 def dropout_mask(seed: int, step: int, layer: int, shape: tuple, rate: float) -> np.ndarray:
     """reference.dropout_mask on the C kernel."""
     return _module().dropout_mask(seed, step, layer, shape, rate)
+
+
+# The one instance fastnn.backends hands out (it holds no state of its own).
+BACKEND = NativeBackend() if AVAILABLE else None
