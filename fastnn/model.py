@@ -180,7 +180,7 @@ class Model:
         self._workspaces.clear()
 
     def backend_impl(self):
-        return backends.get(self._backend_name)
+        return backends.resolve(self._backend_name)
 
     @property
     def params(self) -> np.ndarray:
@@ -252,7 +252,8 @@ class Model:
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
         """Outputs for every row of X (probabilities for softmax/sigmoid heads).
         Safe to call from several threads at once."""
-        X = self.prepare_features(X)
+        if not check.is_ready_features(X, self._input_dim, self._dtype):
+            X = self.prepare_features(X)  # converts, or raises naming what is wrong
         return self.backend_impl().predict(self.net(), self._params, X)
 
     def predict_classes(self, X) -> np.ndarray:

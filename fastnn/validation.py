@@ -133,6 +133,20 @@ def as_features(name: str, X, n_features: int | None, dtype: np.dtype) -> np.nda
     return converted
 
 
+def is_ready_features(X, n_features: int | None, dtype: np.dtype) -> bool:
+    """Whether X can go to a backend as it is: the cheap test behind predict's fast path
+    (batch-1 prediction costs a few µs, so the full as_features is kept for the rest)."""
+    return (
+        type(X) is np.ndarray
+        and X.dtype == dtype
+        and X.ndim == 2
+        and X.shape[1] == n_features
+        and X.shape[0] > 0
+        and X.flags.c_contiguous
+        and bool(np.isfinite(X).all())
+    )
+
+
 def as_targets(name: str, y, loss: Loss, n_out: int, n_samples: int, dtype: np.dtype) -> np.ndarray:
     """y in the form the loss kernels take: int64 labels (n,) for cross-entropy given
     class indices, else a C-contiguous (n, n_out) array of dtype."""

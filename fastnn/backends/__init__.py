@@ -52,7 +52,13 @@ def check_name(name) -> str:
 
 def get(name: str | None = None):
     """The backend called ``name``, or the current default one."""
-    key = check_name(name) if name is not None else default_name()
+    return resolve(check_name(name) if name is not None else None)
+
+
+def resolve(key: str | None):
+    """get() for a name already checked by check_name (or None): the per-call path."""
+    if key is None:
+        key = default_name()
     return _reference if key == "numpy" else _load_native()
 
 
