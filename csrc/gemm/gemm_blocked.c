@@ -1,0 +1,95 @@
+/*
+ * gemm_blocked.c - the packed path over one region of C, after BLIS:
+ *
+ *   for jc in N by NC:                       a B block, kc x nc, packed: stays in L2
+ *     for pc in K by KC (equal blocks):
+ *       pack B[pc.., jc..] into NR-wide micro-panels
+ *       for ic in M by MC:
+ *         pack A[ic.., pc..] into MR-tall micro-panels
+ *         for ir in mc by MR:                 one A micro-panel (kc x MR) stays in L1
+ *           for jr in nc by NR:               B micro-panels stream from L2
+ *             micro-kernel: C[ic+ir.., jc+jr..] (+)= A panel * B panel
+ *
+ * The roles of BLIS's A and B are exchanged because our C is row-major and the vector
+ * direction of the register tile runs along its rows (N): B micro-panels are what the
+ * kernel loads as vectors, A micro-panels what it broadcasts.
+ *
+ * K is cut into equal blocks (K = 784 with KC 384: 3 x 264, not 384 + 384 + 16) so no
+ * pass over C is spent on a sliver. The first block writes C with the caller's beta,
+ * later blocks add to it, and only the last applies the epilogue.
+ */
+#include "gemm.h"
+
+/* Elements of panel storage for `elements` values: whole cache lines, and never a
+ * multiple of 4 KiB, so consecutive panels do not alias in L1 while being packed. */
+static ptrdiff_t panel_stride(ptrdiff_t elements, int elsize)
+{
+    ptrdiff_t line = GEMM_ALIGN / elsize;
+    ptrdiff_t stride = gemm_round_up(elements, line);
+    if ((stride * elsize) % 4096 == 0)
+        stride += line;
+    return stride;
+}
+
+gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
+{
+    gemm_blocking blk;
+    ptrdiff_t kblocks = gemm_ceil_div(gemm_max(k, 1), t->kc);
+    blk.kc = gemm_min(gemm_round_up(gemm_ceil_div(gemm_max(k, 1), kblocks), 8), t->kc);
+    blk.mc = gemm_min(t->mc, gemm_round_up(m, t->mr));
+    blk.nc = gemm_min(t->nc, gemm_round_up(n, t->nr));
+    blk.a_pstride = panel_stride(t->mr * blk.kc, t->elsize);
+    blk.b_pstride = panel_stride(t->nr * blk.kc, t->elsize);
+    size_t a_bytes = (size_t)(blk.mc / t->mr * blk.a_pstride) * (size_t)t->elsize;
+    size_t b_bytes = (size_t)(gemm_ceil_div(blk.nc, t->nr) * blk.b_pstride) * (size_t)t->elsize;
+    blk.slot_bytes = a_bytes + b_bytes;
+    return blk;
+}
+
+/* The macro-kernel: every MR x NR tile of an mc x nc block from its packed panels. */
+static void macro_kernel(const gemm_kernels *t, const gemm_blocking *blk, ptrdiff_t mc,
+                         ptrdiff_t nc, ptrdiff_t kc, const char *ap, const char *bp,
+                         const gemm_out *o, ptrdiff_t i0, ptrdiff_t j0)
+{
+    const ptrdiff_t a_step = blk->a_pstride * t->elsize, b_step = blk->b_pstride * t->elsize;
+    for (ptrdiff_t ir = 0; ir < mc; ir += t->mr, ap += a_step) {
+        const int mr = (int)gemm_min(t->mr, mc - ir);
+        const char *b = bp;
+        for (ptrdiff_t jr = 0; jr < nc; jr += t->nr, b += b_step) {
+            const int nr = (int)gemm_min(t->nr, nc - jr);
+            t->packed(kc, ap, b, mr, nr, o, i0 + ir, j0 + jr);
+        }
+    }
+}
+
+void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
+                         const gemm_operands *op, const gemm_out *o, gemm_region r,
+                         void *slot)
+{
+    const int es = t->elsize;
+    char *apack = (char *)slot;
+    char *bpack = apack + (size_t)(blk->mc / t->mr * blk->a_pstride) * (size_t)es;
+    const ptrdiff_t k = op->k;
+
+    /* The epilogue of each K block: caller's beta on the first, its epilogue on the last. */
+    gemm_out first = *o, middle = *o, last = *o;
+    first.mode = middle.mode = FNN_EPI_NONE;
+    middle.beta = last.beta = 1;
+
+    for (ptrdiff_t jc = r.j0; jc < r.j1; jc += blk->nc) {
+        const ptrdiff_t nc = gemm_min(blk->nc, r.j1 - jc);
+        for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
+            const ptrdiff_t kc = gemm_min(blk->kc, k - pc);
+            const gemm_out *out = pc + kc >= k ? (pc == 0 ? o : &last)
+                                               : (pc == 0 ? &first : &middle);
+            t->pack(nc, kc, gemm_at(op->b, pc * op->rsb + jc * op->csb, es), op->csb, op->rsb,
+                    t->nr, bpack, blk->b_pstride);
+            for (ptrdiff_t ic = r.i0; ic < r.i1; ic += blk->mc) {
+                const ptrdiff_t mc = gemm_min(blk->mc, r.i1 - ic);
+                t->pack(mc, kc, gemm_at(op->a, ic * op->rsa + pc * op->csa, es), op->rsa,
+                        op->csa, t->mr, apack, blk->a_pstride);
+                macro_kernel(t, blk, mc, nc, kc, apack, bpack, out, ic, jc);
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * gemm_dispatch.c - which kernel table serves a SIMD level. The tables themselves are
+ * data defined next to their kernels, in files compiled for their ISA; only this
+ * baseline file decides which one to use, after the run-time CPU check (runtime.c).
+ */
+#include "gemm.h"
+
+extern const gemm_kernels gemm_kernels_f32_portable, gemm_kernels_f64_portable;
+#if defined(FASTNN_X86) && defined(GEMM_SIMD_KERNELS_READY)
+extern const gemm_kernels gemm_kernels_f32_avx2, gemm_kernels_f64_avx2;
+extern const gemm_kernels gemm_kernels_f32_avx512, gemm_kernels_f64_avx512;
+#endif
+
+const gemm_kernels *gemm_kernels_for(int level, int is_double)
+{
+#if defined(FASTNN_X86) && defined(GEMM_SIMD_KERNELS_READY)
+    if (level >= FNN_SIMD_AVX512)
+        return is_double ? &gemm_kernels_f64_avx512 : &gemm_kernels_f32_avx512;
+    if (level >= FNN_SIMD_AVX2)
+        return is_double ? &gemm_kernels_f64_avx2 : &gemm_kernels_f32_avx2;
+#else
+    (void)level;
+#endif
+    return is_double ? &gemm_kernels_f64_portable : &gemm_kernels_f32_portable;
+}

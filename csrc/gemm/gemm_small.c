@@ -1,0 +1,27 @@
+/*
+ * gemm_small.c - the no-packing path over one region of C, for the problems where
+ * packing does not pay: few rows (batch 1..64), or little work in all. The strided
+ * kernels read B (unit column stride) and A (any strides) where they lie.
+ *
+ * Rows go in blocks of the table's strided_rows; each block sweeps the region's
+ * columns, so its rows of A stay in L1 while B streams from L2. The last, shorter
+ * block uses the kernel for exactly its row count, which may be wider (a 1-row kernel
+ * covers more columns to keep enough independent sums in flight: batch 1 is a GEMV).
+ */
+#include "gemm.h"
+
+void gemm_small_region(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
+                       gemm_region r)
+{
+    const int es = t->elsize;
+    for (ptrdiff_t i = r.i0; i < r.i1; i += t->strided_rows) {
+        const int rows = (int)gemm_min(t->strided_rows, r.i1 - i);
+        gemm_strided_fn *kernel = t->strided[rows];
+        const ptrdiff_t width = t->strided_cols[rows];
+        const void *a = gemm_at(op->a, i * op->rsa, es);
+        for (ptrdiff_t j = r.j0; j < r.j1; j += width) {
+            const int nr = (int)gemm_min(width, r.j1 - j);
+            kernel(op->k, a, op->rsa, op->csa, gemm_at(op->b, j, es), op->rsb, nr, o, i, j);
+        }
+    }
+}

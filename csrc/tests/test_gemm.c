@@ -1,0 +1,263 @@
+/*
+ * test_gemm.c - the GEMM and runtime layer tested from C alone (no Python).
+ *
+ * Build and run (csrc/tests/Makefile does the same, giving the *_avx512.c and
+ * *_avx2.c files their ISA flags):
+ *     make -C csrc/tests && csrc/tests/bin/test_gemm
+ * tests/test_c_library.py builds it with -Werror and runs it as part of pytest.
+ *
+ * Every SIMD level the CPU has, both element types, shapes from 1 to past the cache
+ * blocks, operands row-major, transposed, with negative and non-unit strides, alpha
+ * and beta, each epilogue (LINEAR/RELU), caller or library scratch; compared with a
+ * double-precision reference. With OpenMP, 1 and 2 threads must agree bit for bit.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastnn.h"
+
+static int failures = 0, cases = 0;
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static double uniform(void) /* in [-1, 1) */
+{
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
+}
+
+/* ----------------------------------------------------------- typed element access */
+
+static double get(const void *p, int dbl, ptrdiff_t i)
+{
+    return dbl ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+
+static void set(void *p, int dbl, ptrdiff_t i, double v)
+{
+    if (dbl)
+        ((double *)p)[i] = v;
+    else
+        ((float *)p)[i] = (float)v;
+}
+
+/* ----------------------------------------------------------- operand layouts */
+
+enum layout { ROW, COL, NEG_ROWS, STRIDED, N_LAYOUTS };
+static const char *const layout_names[] = {"row", "col", "neg", "strided"};
+
+static ptrdiff_t gemm_max0(ptrdiff_t x) { return x > 0 ? x : 0; }
+
+/* A rows x cols matrix in a fresh buffer: its element (r, c) at base[r*rs + c*cs]. */
+typedef struct matrix {
+    void *buf, *base;
+    ptrdiff_t rs, cs;
+} matrix;
+
+static matrix make_matrix(ptrdiff_t rows, ptrdiff_t cols, enum layout lay, int dbl)
+{
+    matrix x;
+    ptrdiff_t es = dbl ? 8 : 4, count, offset = 0;
+    switch (lay) {
+    case ROW: x.rs = cols + 3, x.cs = 1; break;
+    case COL: x.rs = 1, x.cs = rows + 1; break;
+    case NEG_ROWS: x.rs = -(cols + 2), x.cs = 1, offset = gemm_max0(rows - 1) * (cols + 2); break;
+    default: x.rs = 2 * cols + 1, x.cs = 2; break;
+    }
+    count = (rows + 1) * (cols + 3) * 2 + 8;
+    x.buf = malloc((size_t)(count * es));
+    for (ptrdiff_t i = 0; i < count; i++)
+        set(x.buf, dbl, i, uniform());
+    x.base = (char *)x.buf + offset * es;
+    return x;
+}
+
+/* ----------------------------------------------------------- one case */
+
+typedef struct gemm_case {
+    int dbl;
+    ptrdiff_t m, n, k;
+    enum layout la, lb;
+    double alpha, beta;
+    int mode, act;
+    int use_scratch;
+} gemm_case;
+
+static void call_gemm(const gemm_case *t, const matrix *a, const matrix *b, void *c,
+                      ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch)
+{
+    if (t->dbl)
+        fnn_dgemm(t->m, t->n, t->k, t->alpha, a->base, a->rs, a->cs, b->base, b->rs, b->cs,
+                  t->beta, c, ldc, epi, scratch);
+    else
+        fnn_sgemm(t->m, t->n, t->k, (float)t->alpha, a->base, a->rs, a->cs, b->base, b->rs,
+                  b->cs, (float)t->beta, c, ldc, epi, scratch);
+}
+
+static void fail(const gemm_case *t, const char *what, ptrdiff_t i, ptrdiff_t j, double got,
+                 double want)
+{
+    if (failures++ < 20)
+        fprintf(stderr,
+                "FAIL level %d %s m=%td n=%td k=%td A=%s B=%s alpha=%g beta=%g mode=%d "
+                "act=%d scratch=%d: %s at (%td, %td): got %.17g want %.17g\n",
+                fnn_simd_level(), t->dbl ? "f64" : "f32", t->m, t->n, t->k,
+                layout_names[t->la], layout_names[t->lb], t->alpha, t->beta, t->mode, t->act,
+                t->use_scratch, what, i, j, got, want);
+}
+
+static void run_case(const gemm_case *t)
+{
+    const int dbl = t->dbl;
+    const ptrdiff_t m = t->m, n = t->n, k = t->k, es = dbl ? 8 : 4;
+    const ptrdiff_t ldc = n + 5;
+    const double tol = dbl ? 1e-12 : 2e-5;
+    matrix a = make_matrix(m, k, t->la, dbl), b = make_matrix(k, n, t->lb, dbl);
+    void *c0 = malloc((size_t)((m * ldc + 1) * es)), *c = malloc((size_t)((m * ldc + 1) * es));
+    void *c2 = malloc((size_t)((m * ldc + 1) * es)), *z = malloc((size_t)((m * n + 1) * es));
+    void *bias = malloc((size_t)((n + 1) * es)), *aux = malloc((size_t)((m * n + 1) * es));
+    for (ptrdiff_t i = 0; i < m * ldc; i++) /* beta == 0 must not read C: NaN there */
+        set(c0, dbl, i, t->beta == 0 && i % ldc < n ? NAN : uniform());
+    for (ptrdiff_t j = 0; j < n; j++)
+        set(bias, dbl, j, uniform());
+    for (ptrdiff_t i = 0; i < m * n; i++)
+        set(aux, dbl, i, uniform() < 0 ? 0.0 : uniform() + 1.0); /* half exactly 0 */
+
+    fnn_epilogue epi = {t->mode, t->act, 0.0, NULL, NULL, 0, NULL, 0};
+    if (t->mode == FNN_EPI_FORWARD)
+        epi.bias = bias, epi.z = z, epi.ldz = n;
+    if (t->mode == FNN_EPI_ACT_GRAD)
+        epi.aux = aux, epi.ld_aux = n;
+    size_t bytes = fnn_gemm_scratch_bytes(dbl, m, n, k, fnn_get_num_threads());
+    void *scratch = t->use_scratch && bytes ? malloc(bytes) : NULL;
+
+    memcpy(c, c0, (size_t)(m * ldc * es));
+    call_gemm(t, &a, &b, c, ldc, &epi, scratch);
+
+    for (ptrdiff_t i = 0; i < m; i++) {
+        for (ptrdiff_t j = 0; j < ldc; j++) {
+            double got = get(c, dbl, i * ldc + j);
+            if (j >= n) { /* beyond the row: untouched */
+                if (got != get(c0, dbl, i * ldc + j))
+                    fail(t, "write past n", i, j, got, get(c0, dbl, i * ldc + j));
+                continue;
+            }
+            double sum = 0, mag = 0;
+            for (ptrdiff_t p = 0; p < k; p++) {
+                double x = get(a.base, dbl, i * a.rs + p * a.cs);
+                double y = get(b.base, dbl, p * b.rs + j * b.cs);
+                sum += x * y, mag += fabs(x * y);
+            }
+            double c_in = t->beta == 0 ? 0.0 : get(c0, dbl, i * ldc + j);
+            double want = t->alpha * sum + t->beta * c_in;
+            double scale = fabs(t->alpha) * mag + fabs(t->beta * c_in) + 1.0;
+            if (t->mode == FNN_EPI_FORWARD) {
+                want += get(bias, dbl, j);
+                double zv = get(z, dbl, i * n + j);
+                if (!(fabs(zv - want) <= tol * scale))
+                    fail(t, "z", i, j, zv, want);
+                if (t->act == FNN_ACT_RELU)
+                    want = want < 0 ? 0 : want;
+            } else if (t->mode == FNN_EPI_ACT_GRAD && t->act == FNN_ACT_RELU) {
+                want = get(aux, dbl, i * n + j) > 0 ? want : 0;
+            }
+            if (!(fabs(got - want) <= tol * scale))
+                fail(t, "C", i, j, got, want);
+        }
+    }
+
+    /* Bitwise the same with another thread count. */
+    if (fnn_openmp_enabled()) {
+        int threads = fnn_get_num_threads();
+        fnn_set_num_threads(threads == 1 ? 2 : 1);
+        memcpy(c2, c0, (size_t)(m * ldc * es));
+        call_gemm(t, &a, &b, c2, ldc, &epi, NULL);
+        fnn_set_num_threads(threads);
+        if (memcmp(c, c2, (size_t)(m * ldc * es)) != 0)
+            fail(t, "bitwise across thread counts", 0, 0, 0, 0);
+    }
+    cases++;
+    free(a.buf), free(b.buf), free(c0), free(c), free(c2), free(z), free(bias), free(aux);
+    free(scratch);
+}
+
+/* ----------------------------------------------------------- the sweep */
+
+static void sweep(int dbl)
+{
+    static const ptrdiff_t sizes[] = {1, 2, 3, 7, 8, 9, 16, 17, 31, 33, 65, 130};
+    static const int modes[][2] = {{FNN_EPI_NONE, FNN_ACT_LINEAR},
+                                   {FNN_EPI_FORWARD, FNN_ACT_LINEAR},
+                                   {FNN_EPI_FORWARD, FNN_ACT_RELU},
+                                   {FNN_EPI_ACT_GRAD, FNN_ACT_RELU}};
+    const int ns = (int)(sizeof sizes / sizeof sizes[0]);
+    int counter = 0;
+    for (int im = 0; im < ns; im++) {
+        for (int in = 0; in < ns; in++) {
+            /* every (m, n) with a k, layout pair and epilogue that rotate */
+            gemm_case t = {0};
+            t.dbl = dbl;
+            t.m = sizes[im], t.n = sizes[in], t.k = sizes[(im * 5 + in * 3) % ns];
+            t.la = (enum layout)(counter % N_LAYOUTS);
+            t.lb = (enum layout)(counter / N_LAYOUTS % N_LAYOUTS);
+            t.mode = modes[counter % 4][0], t.act = modes[counter % 4][1];
+            t.alpha = counter % 3 == 0 ? 1.0 : -0.75;
+            t.beta = counter % 5 < 2 ? 0.0 : (counter % 5 == 2 ? 1.0 : 0.5);
+            t.use_scratch = counter % 2;
+            run_case(&t);
+            counter++;
+        }
+    }
+    /* Past the cache blocks (several K blocks, M and N blocks) and the MLP shapes. */
+    static const ptrdiff_t big[][3] = {
+        {128, 256, 784}, {1, 256, 784}, {784, 256, 128}, {128, 784, 256}, {128, 10, 128},
+        {150, 129, 1000}, {64, 2100, 40}, {5, 3, 1500}, {0, 5, 5}, {5, 0, 5}, {6, 5, 0}};
+    for (int s = 0; s < (int)(sizeof big / sizeof big[0]); s++) {
+        for (int l = 0; l < 3; l++) {
+            gemm_case t = {0};
+            t.dbl = dbl;
+            t.m = big[s][0], t.n = big[s][1], t.k = big[s][2];
+            t.la = l == 2 ? COL : ROW;
+            t.lb = l == 1 ? COL : ROW;
+            t.mode = FNN_EPI_FORWARD, t.act = FNN_ACT_RELU;
+            t.alpha = 1.0, t.beta = l == 0 ? 0.0 : 0.5;
+            t.use_scratch = l != 1;
+            run_case(&t);
+        }
+    }
+}
+
+static void test_runtime(void)
+{
+    int top = fnn_simd_detected();
+    if (fnn_set_simd_level(top + 1) != top || fnn_simd_level() != top)
+        failures++, fprintf(stderr, "FAIL: a level above the CPU's is not clamped\n");
+    if (fnn_set_simd_level(FNN_SIMD_SCALAR) != FNN_SIMD_SCALAR)
+        failures++, fprintf(stderr, "FAIL: cannot force the scalar level\n");
+    fnn_set_simd_level(top);
+    int threads = fnn_get_num_threads();
+    fnn_set_num_threads(3);
+    if (fnn_get_num_threads() != (fnn_openmp_enabled() ? 3 : 1))
+        failures++, fprintf(stderr, "FAIL: set_num_threads(3) not honoured\n");
+    fnn_set_num_threads(threads);
+}
+
+int main(void)
+{
+    static const char *const names[] = {"scalar", "avx2", "avx512"};
+    test_runtime();
+    int top = fnn_simd_detected();
+    for (int level = FNN_SIMD_SCALAR; level <= top; level++) {
+        fnn_set_simd_level(level);
+        fnn_set_num_threads(2); /* each case also runs on 1 thread and compares bits */
+        sweep(0);
+        sweep(1);
+        printf("level %s: %d cases\n", names[level], cases);
+    }
+    printf("%s: %d cases, %d failures (detected %s, OpenMP %s)\n",
+           failures ? "FAILED" : "ok", cases, failures, names[top],
+           fnn_openmp_enabled() ? "on" : "off");
+    return failures ? 1 : 0;
+}
