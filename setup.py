@@ -31,6 +31,11 @@ ROOT = Path(__file__).parent.resolve()
 CSRC = Path("csrc")
 IS_X86 = sysconfig.get_platform().endswith(("x86_64", "amd64", "i686", "win32"))
 WARNINGS = ["-Wall", "-Wextra"]
+# Our C never reads errno or the floating-point exception flags. Without these two, gcc
+# keeps a scalar libm call beside every sqrt (to set errno) and will not turn a select
+# whose arms compute something into a vector blend (a spurious FP exception): the
+# elementwise loops (activations, optimizer) would stay scalar. Values are unchanged.
+FP_FLAGS = ["-fno-math-errno", "-fno-trapping-math"]
 ISA_FLAGS = {
     "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
     "avx2": ["-mavx2", "-mfma"],
@@ -91,7 +96,7 @@ def flags_for(source: str) -> list[str]:
     path = Path(source)
     if CSRC.as_posix() not in path.as_posix():
         return []
-    flags = ["-std=c99", *WARNINGS]
+    flags = ["-std=c99", *WARNINGS, *FP_FLAGS]
     isa = isa_of(path)
     if isa != "base":
         flags += ISA_FLAGS[isa]

@@ -129,6 +129,111 @@ void fnn_act_grad_f32(int act, double param, const float *a, const float *z, flo
 void fnn_act_grad_f64(int act, double param, const double *a, const double *z, double *d,
                       ptrdiff_t n);
 
+/* Softmax over each of m rows of n elements (row stride ldx), in place. */
+void fnn_softmax_rows_f32(ptrdiff_t m, ptrdiff_t n, float *x, ptrdiff_t ldx);
+void fnn_softmax_rows_f64(ptrdiff_t m, ptrdiff_t n, double *x, ptrdiff_t ldx);
+/* Softmax's Jacobian-vector product per row, in place: d = a * (d - sum(d * a)), for m
+ * rows of n elements of the softmax output a (row stride lda) and d (row stride ldd). */
+void fnn_softmax_grad_rows_f32(ptrdiff_t m, ptrdiff_t n, const float *a, ptrdiff_t lda,
+                               float *d, ptrdiff_t ldd);
+void fnn_softmax_grad_rows_f64(ptrdiff_t m, ptrdiff_t n, const double *a, ptrdiff_t lda,
+                               double *d, ptrdiff_t ldd);
+
+/* ------------------------------------------------------------------ dropout */
+/* Dropout's random numbers are counter-based: element i (row-major over the batch) of
+ * layer l's keep-mask at training step s is a pure function of (seed, s, l, i), so the
+ * masks do not depend on the thread count and need no generator state. The NumPy twin
+ * is reference.dropout_mask; the two agree bit for bit. */
+
+#define FNN_GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+#define FNN_DROPOUT_BITS 24
+
+/* SplitMix64's finaliser (spec.mix64). */
+static inline uint64_t fnn_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    x ^= x >> 31;
+    return x;
+}
+
+/* The key of layer `layer`'s mask at step `step` (spec.dropout_key); arithmetic mod 2^64. */
+static inline uint64_t fnn_dropout_key(uint64_t seed, uint64_t step, uint64_t layer)
+{
+    return fnn_mix64(seed ^ fnn_mix64(step * FNN_GOLDEN + layer));
+}
+
+/* An element is kept when its 24-bit hash is >= round(rate * 2^24), ties to even
+ * (spec.dropout_threshold). */
+uint32_t fnn_dropout_threshold(double rate);
+
+/* mask[i] = 1 if element `first + i` of the mask with this key is kept, else 0, for i
+ * in [0, count); element e's hash is fnn_mix64(key + (e + 1) * FNN_GOLDEN) >> 40. */
+void fnn_dropout_mask(uint64_t key, uint32_t threshold, ptrdiff_t first, ptrdiff_t count,
+                      uint8_t *mask);
+/* out[i] = x[i] * (mask[i] ? scale : 0) for count contiguous elements (out may be x). */
+void fnn_dropout_apply_f32(ptrdiff_t count, const float *x, const uint8_t *mask,
+                           float scale, float *out);
+void fnn_dropout_apply_f64(ptrdiff_t count, const double *x, const uint8_t *mask,
+                           double scale, double *out);
+
+/* ------------------------------------------------------------------ losses */
+
+/* The loss of the output layer and its gradient, in one pass over the rows.
+ * n rows of k outputs: a is the output layer's activation, z its pre-activation (both
+ * n x k, contiguous). Targets are either `labels` (n int64 class indices, meaning
+ * one-hot rows) or `targets` (n x k); the other pointer is NULL. `weights` (n sample
+ * weights) may be NULL. Writes grad (n x k) = dL/dz of the mean loss over the n rows,
+ * and *loss = that mean (without regularization), summed in double in row order.
+ * softmax + cross_entropy / kl_divergence and sigmoid + binary_cross_entropy are fused
+ * (gradient straight from the logits: no inf or NaN for finite input); every other
+ * pair multiplies dL/da by act'. Same formulas as reference.loss_terms.
+ * Returns 0, or -1 when a label is outside [0, k) (then nothing is written), or -2 for
+ * an unknown loss code. */
+int fnn_loss_grad_f32(int loss, double loss_param, int act, double act_param,
+                      ptrdiff_t n, ptrdiff_t k, const float *a, const float *z,
+                      const int64_t *labels, const float *targets, const float *weights,
+                      float *grad, double *loss_out);
+int fnn_loss_grad_f64(int loss, double loss_param, int act, double act_param,
+                      ptrdiff_t n, ptrdiff_t k, const double *a, const double *z,
+                      const int64_t *labels, const double *targets, const double *weights,
+                      double *grad, double *loss_out);
+
+/* ------------------------------------------------------------------ optimizers */
+
+/* One update rule (spec.StepSpec); the learning rate and step count come per call. */
+typedef struct fnn_step_spec {
+    int kind;             /* enum fnn_opt */
+    int nesterov;         /* SGD with momentum */
+    double momentum;      /* SGD, RMSprop */
+    double beta1, beta2;  /* Adam, AdamW */
+    double eps;           /* Adam, AdamW, RMSprop, Adagrad */
+    double rho;           /* RMSprop */
+    double weight_decay;  /* AdamW (decoupled) */
+    double clipnorm;      /* > 0: scale the gradient to norm <= clipnorm first */
+} fnn_step_spec;
+
+/* How many state arrays the rule keeps (spec.StepSpec.n_states). */
+int fnn_step_n_states(const fnn_step_spec *spec);
+
+/* One optimizer step, in place, over the [start, stop) ranges segments[2s], segments[2s+1]
+ * (increasing, non-overlapping) of the flat buffers params, grads and states[0..] (each
+ * as long as params; fnn_step_n_states of them). t >= 1 is the step count (Adam's bias
+ * correction). With clipnorm, the L2 norm over all segments is summed in double over
+ * fixed chunks in a fixed order. One fused pass (two with clipnorm), threads over fixed
+ * chunks: the result does not depend on the thread count. */
+void fnn_step_f32(const fnn_step_spec *spec, float *params, const float *grads,
+                  float *const *states, const int64_t *segments, ptrdiff_t n_segments,
+                  double lr, int64_t t);
+void fnn_step_f64(const fnn_step_spec *spec, double *params, const double *grads,
+                  double *const *states, const int64_t *segments, ptrdiff_t n_segments,
+                  double lr, int64_t t);
+/* The L2 norm over the segments, as the clipnorm of fnn_step_* computes it. */
+double fnn_grad_norm_f32(const float *grads, const int64_t *segments, ptrdiff_t n_segments);
+double fnn_grad_norm_f64(const double *grads, const int64_t *segments, ptrdiff_t n_segments);
+
 /* ------------------------------------------------------------------ networks */
 
 /* One layer, as fastnn/backends/spec.py's LayerSpec. */
@@ -144,8 +249,82 @@ typedef struct fnn_layer {
     int trainable;
 } fnn_layer;
 
-/* The network-level API (forward, loss + gradient, backward, optimizer step, predict)
- * is declared below by the native-backend work. */
+/* A network: its layers in order. Parameters live in one flat buffer (params) laid out
+ * as the layers' offsets say; gradients in another with the same layout. */
+typedef struct fnn_net {
+    const fnn_layer *layers;
+    int n_layers;
+} fnn_net;
+
+/* The buffers of one (network, batch size), allocated once by the caller and reused by
+ * every batch (spec.Workspace): pointers only, nothing is allocated per call. */
+typedef struct fnn_workspace {
+    ptrdiff_t batch;      /* rows every buffer holds */
+    void *const *acts;    /* [n_layers]: layer i's output, batch x n_out, contiguous */
+    void *const *pres;    /* [n_layers]: pre-activation where kept (spec.NetSpec
+                             .keeps_preactivation: GELU layers and the last), else NULL */
+    uint8_t *const *masks; /* [n_layers]: a Dropout layer's keep-mask, batch x n_out */
+    void *dout;           /* batch x n_out of the last layer: dL/dz from the loss */
+    void *delta[2];       /* two buffers of batch x max(n_out): gradients flowing down */
+    void *scratch;        /* GEMM scratch, 64-byte aligned, scratch_bytes long */
+    size_t scratch_bytes;
+} fnn_workspace;
+
+/* Scratch that fnn_net_forward/backward need for batches of up to `batch` rows with
+ * `threads` threads: the largest fnn_gemm_scratch_bytes of the net's products. */
+size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
+                             int threads);
+
+/* Forward pass of n <= ws->batch rows of x (n x n_in, contiguous), keeping every
+ * layer's output, the pre-activations where kept, and (with training) the Dropout
+ * masks of step `step`. Dense layer: one GEMM with bias + activation in its epilogue
+ * (softmax: bias only, then a row pass). Dropout without training (or rate 0): a copy. */
+void fnn_net_forward_f32(const fnn_net *net, const float *params, const float *x,
+                         ptrdiff_t n, const fnn_workspace *ws, int training,
+                         uint64_t seed, uint64_t step);
+void fnn_net_forward_f64(const fnn_net *net, const double *params, const double *x,
+                         ptrdiff_t n, const fnn_workspace *ws, int training,
+                         uint64_t seed, uint64_t step);
+
+/* The loss of the last forward pass of n rows, plus the regularization penalty
+ * (sum over Dense layers of l1 |W| + l2 W^2, in double), into *loss_out; writes
+ * ws->dout = dL/dz of the last layer. Targets as fnn_loss_grad_*. Returns its codes. */
+int fnn_net_loss_grad_f32(const fnn_net *net, int loss, double loss_param,
+                          const float *params, const fnn_workspace *ws, ptrdiff_t n,
+                          const int64_t *labels, const float *targets,
+                          const float *weights, double *loss_out);
+int fnn_net_loss_grad_f64(const fnn_net *net, int loss, double loss_param,
+                          const double *params, const fnn_workspace *ws, ptrdiff_t n,
+                          const int64_t *labels, const double *targets,
+                          const double *weights, double *loss_out);
+/* The regularization penalty alone. */
+double fnn_net_penalty_f32(const fnn_net *net, const float *params);
+double fnn_net_penalty_f64(const fnn_net *net, const double *params);
+
+/* Backward pass from ws->dout over the n rows of the last forward (x its input): writes
+ * dW = X^T dZ (+ the regularizer's gradient) and db = column sums of dZ (in row order)
+ * into grads for every trainable Dense layer; frozen layers' gradients are untouched.
+ * dX = dZ W^T carries the lower layer's activation derivative in its GEMM epilogue. It
+ * stops at the lowest trainable layer. Uses ws->delta as its ping-pong buffers. */
+void fnn_net_backward_f32(const fnn_net *net, const float *params, float *grads,
+                          const fnn_workspace *ws, const float *x, ptrdiff_t n);
+void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
+                          const fnn_workspace *ws, const double *x, ptrdiff_t n);
+
+/* Rows predict works on at a time (activations stay in cache). */
+#define FNN_PREDICT_CHUNK 256
+/* Scratch fnn_net_predict_* needs for n rows with `threads` threads (bytes). */
+size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+                                     int threads);
+/* out (n x n_out) = the network's output for the n rows of x, Dropout off, in chunks
+ * of FNN_PREDICT_CHUNK rows. Keeps nothing: `scratch` (64-byte aligned, scratch_bytes
+ * long, at least fnn_net_predict_scratch_bytes) is the caller's, so calls may run
+ * concurrently. */
+void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
+                         ptrdiff_t n, float *out, void *scratch, size_t scratch_bytes);
+void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
+                         ptrdiff_t n, double *out, void *scratch, size_t scratch_bytes);
+
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 # Declarations of csrc/fastnn.h for Cython (keep in step with the header).
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "fastnn.h" nogil:
@@ -55,3 +55,124 @@ cdef extern from "fastnn.h" nogil:
         double rate
         double l1, l2
         int trainable
+
+    # ---------------------------------------------------------------- activations
+    void fnn_softmax_rows_f32(ptrdiff_t m, ptrdiff_t n, float *x, ptrdiff_t ldx)
+    void fnn_softmax_rows_f64(ptrdiff_t m, ptrdiff_t n, double *x, ptrdiff_t ldx)
+    void fnn_softmax_grad_rows_f32(ptrdiff_t m, ptrdiff_t n, const float *a, ptrdiff_t lda,
+                                   float *d, ptrdiff_t ldd)
+    void fnn_softmax_grad_rows_f64(ptrdiff_t m, ptrdiff_t n, const double *a, ptrdiff_t lda,
+                                   double *d, ptrdiff_t ldd)
+
+    # ---------------------------------------------------------------- codes
+    enum:
+        FNN_ACT_LINEAR
+        FNN_ACT_RELU
+        FNN_ACT_LEAKY_RELU
+        FNN_ACT_SIGMOID
+        FNN_ACT_TANH
+        FNN_ACT_SOFTMAX
+        FNN_ACT_ELU
+        FNN_ACT_GELU
+        FNN_ACT_SOFTPLUS
+        FNN_ACT_STEP
+        FNN_LOSS_MSE
+        FNN_LOSS_MAE
+        FNN_LOSS_HUBER
+        FNN_LOSS_CROSS_ENTROPY
+        FNN_LOSS_BINARY_CROSS_ENTROPY
+        FNN_LOSS_KL_DIVERGENCE
+        FNN_OPT_SGD
+        FNN_OPT_ADAM
+        FNN_OPT_ADAMW
+        FNN_OPT_RMSPROP
+        FNN_OPT_ADAGRAD
+        FNN_LAYER_DENSE
+        FNN_LAYER_DROPOUT
+        FNN_SIMD_SCALAR
+        FNN_SIMD_AVX2
+        FNN_SIMD_AVX512
+        FNN_PREDICT_CHUNK
+
+    # ---------------------------------------------------------------- dropout
+    uint64_t fnn_mix64(uint64_t x)
+    uint64_t fnn_dropout_key(uint64_t seed, uint64_t step, uint64_t layer)
+    uint32_t fnn_dropout_threshold(double rate)
+    void fnn_dropout_mask(uint64_t key, uint32_t threshold, ptrdiff_t first, ptrdiff_t count,
+                          uint8_t *mask)
+
+    # ---------------------------------------------------------------- losses
+    int fnn_loss_grad_f32(int loss, double loss_param, int act, double act_param,
+                          ptrdiff_t n, ptrdiff_t k, const float *a, const float *z,
+                          const int64_t *labels, const float *targets, const float *weights,
+                          float *grad, double *loss_out)
+    int fnn_loss_grad_f64(int loss, double loss_param, int act, double act_param,
+                          ptrdiff_t n, ptrdiff_t k, const double *a, const double *z,
+                          const int64_t *labels, const double *targets,
+                          const double *weights, double *grad, double *loss_out)
+
+    # ---------------------------------------------------------------- optimizers
+    ctypedef struct fnn_step_spec:
+        int kind
+        int nesterov
+        double momentum
+        double beta1, beta2
+        double eps
+        double rho
+        double weight_decay
+        double clipnorm
+
+    int fnn_step_n_states(const fnn_step_spec *spec)
+    void fnn_step_f32(const fnn_step_spec *spec, float *params, const float *grads,
+                      float *const *states, const int64_t *segments, ptrdiff_t n_segments,
+                      double lr, int64_t t)
+    void fnn_step_f64(const fnn_step_spec *spec, double *params, const double *grads,
+                      double *const *states, const int64_t *segments, ptrdiff_t n_segments,
+                      double lr, int64_t t)
+    double fnn_grad_norm_f32(const float *grads, const int64_t *segments, ptrdiff_t n_segments)
+    double fnn_grad_norm_f64(const double *grads, const int64_t *segments,
+                             ptrdiff_t n_segments)
+
+    # ---------------------------------------------------------------- networks
+    ctypedef struct fnn_net:
+        const fnn_layer *layers
+        int n_layers
+
+    ctypedef struct fnn_workspace:
+        ptrdiff_t batch
+        void **acts
+        void **pres
+        uint8_t **masks
+        void *dout
+        void *delta[2]
+        void *scratch
+        size_t scratch_bytes
+
+    size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
+                                 int threads)
+    void fnn_net_forward_f32(const fnn_net *net, const float *params, const float *x,
+                             ptrdiff_t n, const fnn_workspace *ws, int training,
+                             uint64_t seed, uint64_t step)
+    void fnn_net_forward_f64(const fnn_net *net, const double *params, const double *x,
+                             ptrdiff_t n, const fnn_workspace *ws, int training,
+                             uint64_t seed, uint64_t step)
+    int fnn_net_loss_grad_f32(const fnn_net *net, int loss, double loss_param,
+                              const float *params, const fnn_workspace *ws, ptrdiff_t n,
+                              const int64_t *labels, const float *targets,
+                              const float *weights, double *loss_out)
+    int fnn_net_loss_grad_f64(const fnn_net *net, int loss, double loss_param,
+                              const double *params, const fnn_workspace *ws, ptrdiff_t n,
+                              const int64_t *labels, const double *targets,
+                              const double *weights, double *loss_out)
+    double fnn_net_penalty_f32(const fnn_net *net, const float *params)
+    double fnn_net_penalty_f64(const fnn_net *net, const double *params)
+    void fnn_net_backward_f32(const fnn_net *net, const float *params, float *grads,
+                              const fnn_workspace *ws, const float *x, ptrdiff_t n)
+    void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
+                              const fnn_workspace *ws, const double *x, ptrdiff_t n)
+    size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+                                         int threads)
+    void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
+                             ptrdiff_t n, float *out, void *scratch, size_t scratch_bytes)
+    void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
+                             ptrdiff_t n, double *out, void *scratch, size_t scratch_bytes)

@@ -1,0 +1,89 @@
+/*
+ * net.c - whole-network forward, loss, backward and predict (fastnn.h, "networks").
+ *
+ * One call runs every layer, so a training step costs four calls from Python whatever
+ * the depth. A Dense layer's forward is one GEMM whose epilogue adds the bias, keeps
+ * the pre-activation where needed and applies the activation; backward is two GEMMs
+ * (dW = X^T dZ, dX = dZ W^T with the lower layer's activation derivative in its
+ * epilogue) and a column sum for db. Every buffer is the caller's (fnn_workspace, or
+ * predict's scratch): nothing here allocates. Reductions (db, the loss, the penalty)
+ * run in a fixed order and the GEMM splits only independent output blocks, so the
+ * results are the same bits for any thread count.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "fastnn.h"
+#include "optim_isa.h"
+
+/* Round a byte count up to whole 64-byte lines (buffers inside one scratch block). */
+static size_t fnn_round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+static ptrdiff_t fnn_max_width(const fnn_net *net)
+{
+    ptrdiff_t width = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        width = net->layers[i].n_out > width ? net->layers[i].n_out : width;
+    return width;
+}
+
+/* Index of the first trainable Dense layer (n_layers when none): backprop stops there. */
+static int fnn_lowest_trainable(const fnn_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == FNN_LAYER_DENSE && net->layers[i].trainable)
+            return i;
+    return net->n_layers;
+}
+
+static size_t fnn_max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch, int threads)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const fnn_layer *l = &net->layers[i];
+        if (l->kind != FNN_LAYER_DENSE)
+            continue;
+        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, batch, l->n_out, l->n_in,
+                                                           threads));
+        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, l->n_in, l->n_out, batch,
+                                                           threads));
+        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, batch, l->n_in, l->n_out,
+                                                           threads));
+    }
+    return bytes;
+}
+
+size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+                                     int threads)
+{
+    ptrdiff_t rows = n < FNN_PREDICT_CHUNK ? n : FNN_PREDICT_CHUNK;
+    size_t elem = is_double ? sizeof(double) : sizeof(float);
+    size_t buffers = 2 * fnn_round64((size_t)(rows * fnn_max_width(net)) * elem);
+    size_t gemm = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const fnn_layer *l = &net->layers[i];
+        if (l->kind == FNN_LAYER_DENSE)
+            gemm = fnn_max_size(gemm, fnn_gemm_scratch_bytes(is_double, rows, l->n_out, l->n_in,
+                                                             threads));
+    }
+    return buffers + gemm;
+}
+
+/* The GEMM scratch for one product: the caller's block when it is big enough, else
+ * NULL, and the GEMM allocates its own. That happens only if the thread count grew
+ * after the workspace was sized (the Python layer then re-sizes it). */
+static void *fnn_gemm_scratch(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              void *scratch, size_t bytes)
+{
+    size_t need = fnn_gemm_scratch_bytes(is_double, m, n, k, fnn_get_num_threads());
+    return need <= bytes ? scratch : NULL;
+}
+
+uint32_t fnn_dropout_threshold(double rate);
+
+#define FNN_TEMPLATE "net.inc"
+#include "instantiate.inc"

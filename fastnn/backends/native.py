@@ -1,0 +1,120 @@
+"""The native backend: fastnn's C kernels (csrc/) behind the backend interface.
+
+``NativeBackend`` has the reference backend's methods, arguments and semantics (see
+``fastnn.backends.base``); each method is one call into the compiled module
+``fastnn.backends._native``, which checks its arrays once and runs C with the GIL
+released. ``AVAILABLE`` says whether that module could be loaded (``IMPORT_ERROR``
+says why not), so the package works, on the NumPy backend, without a compiler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import NetSpec, Workspace
+
+try:
+    from . import _native
+except ImportError as error:  # not built: the NumPy backend still works
+    _native = None
+    AVAILABLE = False
+    IMPORT_ERROR: str | None = f"{type(error).__name__}: {error}"
+else:
+    AVAILABLE = True
+    IMPORT_ERROR = None
+
+
+def _module():
+    if _native is None:
+        raise RuntimeError(f"the native backend is not available ({IMPORT_ERROR})")
+    return _native
+
+
+def info() -> dict:
+    """What the kernels run with: SIMD level in use and detected, OpenMP, threads."""
+    native = _module()
+    return {
+        "simd": native.simd_level(),
+        "simd_detected": native.simd_detected(),
+        "openmp": native.openmp_enabled(),
+        "threads": native.get_num_threads(),
+    }
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the kernels use (>= 1; without OpenMP they always use one)."""
+    _module().set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return _module().get_num_threads()
+
+
+class NativeWorkspace(Workspace):
+    """spec.Workspace (the same NumPy buffers, which the Model reads) plus their C view:
+    pointers, the GEMM scratch sized for the net's largest product at this batch size,
+    and the net's C description, all made once. The buffer lists become tuples: the
+    C view points at these arrays, so they must not be replaced."""
+
+    def __init__(self, net: NetSpec, batch: int) -> None:
+        super().__init__(net, batch)
+        self.acts = tuple(self.acts)
+        self.pres = tuple(self.pres)
+        self.masks = tuple(self.masks)
+        self.deltas = tuple(self.deltas)
+        self.native = _module().NetBuffers(net, self)
+
+
+class NativeBackend:
+    """The backend interface on the C kernels (see base.Backend)."""
+
+    name = "native"
+
+    def __init__(self) -> None:
+        _module()
+
+    def workspace(self, net: NetSpec, batch: int) -> NativeWorkspace:
+        return NativeWorkspace(net, batch)
+
+    def forward(self, net, params, x, ws, training: bool = False, seed: int = 0, step: int = 0):
+        """Run the network on x (n <= ws.batch rows); returns the output rows (a view)."""
+        return _native.net_forward(net, params, x, ws, training, seed, step)
+
+    def loss_grad(self, net, loss, params, ws, y, sample_weight=None) -> float:
+        """Mean loss of the last forward batch (plus regularization); writes ws.dout."""
+        return _native.net_loss_grad(net, loss, params, ws, y, sample_weight)
+
+    def backward(self, net, params, grads, ws, x) -> None:
+        """Gradients of the trainable layers into grads, from ws.dout; x is the batch."""
+        _native.net_backward(net, params, grads, ws, x)
+
+    def step(self, spec, params, grads, states, segments, lr: float, t: int) -> None:
+        """One optimizer update of the trainable segments; t counts steps from 1."""
+        _native.step(spec, params, grads, states, segments, lr, t)
+
+    def predict(self, net, params, x):
+        """The network's output for every row of x; keeps nothing (thread-safe)."""
+        return _native.net_predict(net, params, x)
+
+
+# ---------------------------------------------------------------- single kernels
+# The reference's elementwise functions, on the C kernels (for the cross-checks).
+
+
+def activate(act, z: np.ndarray, param: float = 0.0) -> np.ndarray:
+    """reference.activate on the C kernel: a new array act(z)."""
+    out = np.array(z, copy=True, order="C")
+    _module().act_forward(int(act), float(param), out)
+    return out
+
+
+def activation_grad(act, a: np.ndarray, z, da: np.ndarray, param: float = 0.0) -> np.ndarray:
+    """reference.activation_grad on the C kernel: a new array dL/dz."""
+    out = np.array(da, copy=True, order="C")
+    _module().act_grad(int(act), float(param), a, z, out)
+    return out
+
+
+def dropout_mask(seed: int, step: int, layer: int, shape: tuple, rate: float) -> np.ndarray:
+    """reference.dropout_mask on the C kernel."""
+    return _module().dropout_mask(seed, step, layer, shape, rate)
