@@ -73,6 +73,11 @@ typedef void gemm_strided_fn(ptrdiff_t k, const void *a, ptrdiff_t rsa, ptrdiff_
 typedef void gemm_pack_fn(ptrdiff_t width, ptrdiff_t depth, const void *src, ptrdiff_t sw,
                           ptrdiff_t sd, int panel, void *dst, ptrdiff_t pstride);
 
+/* The packing routines: portable ones (any CPU), and AVX-512 ones (gemm_pack_avx512.c,
+ * for the AVX-512 tables only). */
+gemm_pack_fn gemm_pack_portable_f32, gemm_pack_portable_f64;
+gemm_pack_fn gemm_pack_avx512_f32, gemm_pack_avx512_f64;
+
 #define GEMM_MAX_ROWS 16
 
 /* What one SIMD level offers for one element type. Block sizes live here, one set
@@ -90,6 +95,10 @@ typedef struct gemm_kernels {
     int strided_rows;
     int strided_cols[GEMM_MAX_ROWS + 1];
     gemm_strided_fn *strided[GEMM_MAX_ROWS + 1];
+    /* optional: narrow[r] computes r rows of at most narrow_cols columns, for the last
+     * strip of a row block when it is that narrow (narrow_cols 0: none) */
+    int narrow_cols;
+    gemm_strided_fn *narrow[GEMM_MAX_ROWS + 1];
 } gemm_kernels;
 
 /* The table for a level (clamped to what was compiled in) and element type. */

@@ -6,20 +6,24 @@
 #include "gemm.h"
 
 extern const gemm_kernels gemm_kernels_f32_portable, gemm_kernels_f64_portable;
-#if defined(FASTNN_X86) && defined(GEMM_SIMD_KERNELS_READY)
+#ifdef FASTNN_X86
 extern const gemm_kernels gemm_kernels_f32_avx2, gemm_kernels_f64_avx2;
 extern const gemm_kernels gemm_kernels_f32_avx512, gemm_kernels_f64_avx512;
 #endif
 
 const gemm_kernels *gemm_kernels_for(int level, int is_double)
 {
-#if defined(FASTNN_X86) && defined(GEMM_SIMD_KERNELS_READY)
-    if (level >= FNN_SIMD_AVX512)
-        return is_double ? &gemm_kernels_f64_avx512 : &gemm_kernels_f32_avx512;
-    if (level >= FNN_SIMD_AVX2)
-        return is_double ? &gemm_kernels_f64_avx2 : &gemm_kernels_f32_avx2;
+#ifdef FASTNN_X86
+    static const gemm_kernels *const tables[3][2] = {
+        {&gemm_kernels_f32_portable, &gemm_kernels_f64_portable},
+        {&gemm_kernels_f32_avx2, &gemm_kernels_f64_avx2},
+        {&gemm_kernels_f32_avx512, &gemm_kernels_f64_avx512},
+    };
+    if (level < FNN_SIMD_SCALAR || level > FNN_SIMD_AVX512)
+        level = FNN_SIMD_SCALAR;
+    return tables[level][is_double != 0];
 #else
     (void)level;
-#endif
     return is_double ? &gemm_kernels_f64_portable : &gemm_kernels_f32_portable;
+#endif
 }

@@ -7,6 +7,8 @@
  * columns, so its rows of A stay in L1 while B streams from L2. The last, shorter
  * block uses the kernel for exactly its row count, which may be wider (a 1-row kernel
  * covers more columns to keep enough independent sums in flight: batch 1 is a GEMV).
+ * A strip of at most narrow_cols columns (the last one, or all of an N = 10 output
+ * layer) gets the narrow kernel, which spends no multiply-adds on absent columns.
  */
 #include "gemm.h"
 
@@ -21,7 +23,8 @@ void gemm_small_region(const gemm_kernels *t, const gemm_operands *op, const gem
         const void *a = gemm_at(op->a, i * op->rsa, es);
         for (ptrdiff_t j = r.j0; j < r.j1; j += width) {
             const int nr = (int)gemm_min(width, r.j1 - j);
-            kernel(op->k, a, op->rsa, op->csa, gemm_at(op->b, j, es), op->rsb, nr, o, i, j);
+            gemm_strided_fn *fn = nr <= t->narrow_cols ? t->narrow[rows] : kernel;
+            fn(op->k, a, op->rsa, op->csa, gemm_at(op->b, j, es), op->rsb, nr, o, i, j);
         }
     }
 }

@@ -1,0 +1,57 @@
+/*
+ * gemm_f32_avx2.c - float kernels for AVX2 + FMA (16 ymm registers), from the
+ * template gemm_simd_kernel.inc:
+ *
+ *   packed   6 x 16: 12 ymm accumulators, per k step 2 loads of B + 6 broadcasts of A for 12
+ *            FMAs (BLIS haswell's 6 x 16)
+ *   strided  r x 16 for r = 4..6 rows; 1 and 2 rows take 32 columns and 3 rows 24
+ *   narrow   r x 8 for a last strip of at most 8 columns
+ */
+#include "gemm_avx2.h"
+
+#define T float
+#define VEC __m256
+#define LANES 8
+#define MASK __m256i
+#define V_ZERO() _mm256_setzero_ps()
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_FMA(a, b, acc) _mm256_fmadd_ps(a, b, acc)
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_LOAD_MASKED(m, p) _mm256_maskload_ps(p, m)
+#define V_MASK(n) ymm_mask8(n)
+#define V_STORE(st, r, col, acc, m) ymm_store_f32(st, r, col, acc, m)
+#define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
+#define PACKED_MR 6
+#define PACKED_NV 2
+#include "gemm_simd_kernel.inc"
+
+STRIDED(1, 4)
+STRIDED(2, 4)
+STRIDED(3, 3)
+STRIDED(4, 2)
+STRIDED(5, 2)
+STRIDED(6, 2)
+STRIDED(1, 1)
+STRIDED(2, 1)
+STRIDED(3, 1)
+STRIDED(4, 1)
+STRIDED(5, 1)
+STRIDED(6, 1)
+
+/* Blocks for AVX2-era cores (32 KiB L1d, 256 KiB - 1 MiB L2): an A micro-panel is 6 x KC x 4 B = 6 KiB, a B micro-panel KC x 16 x 4 B = 16 KiB (both
+ * L1 at KC 256); the KC x NC block of B
+ * (NC 512) sits in L2 or L3. */
+const gemm_kernels gemm_kernels_f32_avx2 = {
+    .name = "avx2",
+    .elsize = sizeof(T),
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 512,
+    .packed = packed_kernel,
+    .pack = gemm_pack_portable_f32,
+    .strided_rows = 6,
+    .strided_cols = {0, 32, 32, 24, 16, 16, 16},
+    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+                strided_6x2},
+    .narrow_cols = 8,
+    .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
+               strided_6x1},
+};

@@ -1,0 +1,65 @@
+/*
+ * gemm_f32_avx512.c - float kernels for AVX-512F (compiled with -mavx512f/dq/bw/vl, run
+ * only after the CPU check), from the template gemm_simd_kernel.inc:
+ *
+ *   packed   8 x 32: 16 zmm accumulators, per k step 2 loads of B + 8 broadcasts of A
+ *            for 16 FMAs (BLIS skx's 32 x 12 turned for row-major C; 8 rows divide the
+ *            usual batch sizes, and 6 x 32 measured no faster here)
+ *   strided  r x 32 for r = 4..8 rows; 1 and 2 rows take 64 columns and 3 rows 48, for
+ *            enough independent sums in flight (batch 1, a GEMV, is bound by reading B)
+ *   narrow   r x 16 for a last strip of at most 16 columns (N = 10 output layers)
+ */
+#include "gemm_avx512.h"
+
+#define T float
+#define VEC __m512
+#define LANES 16
+#define MASK __mmask16
+#define V_ZERO() _mm512_setzero_ps()
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_FMA(a, b, acc) _mm512_fmadd_ps(a, b, acc)
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_ps(m, p)
+#define V_MASK(n) zmm_mask16(n)
+#define V_STORE(st, r, col, acc, m) zmm_store_f32(st, r, col, acc, m)
+#define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
+#define PACKED_MR 8
+#define PACKED_NV 2
+#include "gemm_simd_kernel.inc"
+
+STRIDED(1, 4)
+STRIDED(2, 4)
+STRIDED(3, 3)
+STRIDED(4, 2)
+STRIDED(5, 2)
+STRIDED(6, 2)
+STRIDED(7, 2)
+STRIDED(8, 2)
+STRIDED(1, 1)
+STRIDED(2, 1)
+STRIDED(3, 1)
+STRIDED(4, 1)
+STRIDED(5, 1)
+STRIDED(6, 1)
+STRIDED(7, 1)
+STRIDED(8, 1)
+
+/* Blocks for cores with 32-48 KiB of L1d and >= 1 MiB of L2. In the macro-kernel one A
+ * micro-panel (8 x KC x 4 B = 12 KiB at KC 384) stays in L1 while the B micro-panels
+ * (KC x 32 x 4 B = 48 KiB each) stream from L2, which holds the KC x NC block of B
+ * (1.5 MiB at NC 1024); MC x KC of A (216 KiB) comes from L2/L3 once per B block. The
+ * measured optimum is flat for MC 96..480 and KC 256..512. */
+const gemm_kernels gemm_kernels_f32_avx512 = {
+    .name = "avx512",
+    .elsize = 4,
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 384, .nc = 1024,
+    .packed = packed_kernel,
+    .pack = gemm_pack_avx512_f32,
+    .strided_rows = 8,
+    .strided_cols = {0, 64, 64, 48, 32, 32, 32, 32, 32},
+    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+                strided_6x2, strided_7x2, strided_8x2},
+    .narrow_cols = 16,
+    .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
+               strided_6x1, strided_7x1, strided_8x1},
+};

@@ -1,0 +1,56 @@
+/*
+ * gemm_f64_avx2.c - double kernels for AVX2 + FMA (16 ymm registers), from the
+ * template gemm_simd_kernel.inc:
+ *
+ *   packed   6 x 8: 12 ymm accumulators, 2 loads + 6 broadcasts per 12 FMAs
+ *   strided  r x 8 for r = 4..6 rows; 1 and 2 rows take 16 columns and 3 rows 12
+ *   narrow   r x 4 for a last strip of at most 4 columns
+ */
+#include "gemm_avx2.h"
+
+#define T double
+#define VEC __m256d
+#define LANES 4
+#define MASK __m256i
+#define V_ZERO() _mm256_setzero_pd()
+#define V_SET1(x) _mm256_set1_pd(x)
+#define V_FMA(a, b, acc) _mm256_fmadd_pd(a, b, acc)
+#define V_LOAD(p) _mm256_loadu_pd(p)
+#define V_LOAD_MASKED(m, p) _mm256_maskload_pd(p, m)
+#define V_MASK(n) ymm_mask4(n)
+#define V_STORE(st, r, col, acc, m) ymm_store_f64(st, r, col, acc, m)
+#define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
+#define PACKED_MR 6
+#define PACKED_NV 2
+#include "gemm_simd_kernel.inc"
+
+STRIDED(1, 4)
+STRIDED(2, 4)
+STRIDED(3, 3)
+STRIDED(4, 2)
+STRIDED(5, 2)
+STRIDED(6, 2)
+STRIDED(1, 1)
+STRIDED(2, 1)
+STRIDED(3, 1)
+STRIDED(4, 1)
+STRIDED(5, 1)
+STRIDED(6, 1)
+
+/* Blocks for AVX2-era cores (32 KiB L1d, 256 KiB - 1 MiB L2): an A micro-panel is 6 x KC x 8 B = 12 KiB, a B micro-panel KC x 8 x 8 B = 16 KiB (both
+ * L1 at KC 256); the KC x NC block of B
+ * (NC 512) sits in L2 or L3. */
+const gemm_kernels gemm_kernels_f64_avx2 = {
+    .name = "avx2",
+    .elsize = sizeof(T),
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 512,
+    .packed = packed_kernel,
+    .pack = gemm_pack_portable_f64,
+    .strided_rows = 6,
+    .strided_cols = {0, 16, 16, 12, 8, 8, 8},
+    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+                strided_6x2},
+    .narrow_cols = 4,
+    .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
+               strided_6x1},
+};

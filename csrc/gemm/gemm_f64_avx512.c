@@ -1,0 +1,60 @@
+/*
+ * gemm_f64_avx512.c - double kernels for AVX-512F, from the template
+ * gemm_simd_kernel.inc (the float file explains the shapes):
+ *
+ *   packed   8 x 16: 16 zmm accumulators, 2 loads + 8 broadcasts per 16 FMAs
+ *   strided  r x 16 for r = 4..8 rows; 1 and 2 rows take 32 columns and 3 rows 24
+ *   narrow   r x 8 for a last strip of at most 8 columns
+ */
+#include "gemm_avx512.h"
+
+#define T double
+#define VEC __m512d
+#define LANES 8
+#define MASK __mmask8
+#define V_ZERO() _mm512_setzero_pd()
+#define V_SET1(x) _mm512_set1_pd(x)
+#define V_FMA(a, b, acc) _mm512_fmadd_pd(a, b, acc)
+#define V_LOAD(p) _mm512_loadu_pd(p)
+#define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_pd(m, p)
+#define V_MASK(n) zmm_mask8(n)
+#define V_STORE(st, r, col, acc, m) zmm_store_f64(st, r, col, acc, m)
+#define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
+#define PACKED_MR 8
+#define PACKED_NV 2
+#include "gemm_simd_kernel.inc"
+
+STRIDED(1, 4)
+STRIDED(2, 4)
+STRIDED(3, 3)
+STRIDED(4, 2)
+STRIDED(5, 2)
+STRIDED(6, 2)
+STRIDED(7, 2)
+STRIDED(8, 2)
+STRIDED(1, 1)
+STRIDED(2, 1)
+STRIDED(3, 1)
+STRIDED(4, 1)
+STRIDED(5, 1)
+STRIDED(6, 1)
+STRIDED(7, 1)
+STRIDED(8, 1)
+
+/* As for float, with 8-byte elements: an A micro-panel is 8 x KC x 8 B = 16 KiB at
+ * KC 256 (L1), a B micro-panel KC x 16 x 8 B = 32 KiB, the KC x NC block of B 2 MiB at
+ * NC 1024 (L2). */
+const gemm_kernels gemm_kernels_f64_avx512 = {
+    .name = "avx512",
+    .elsize = 8,
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 1024,
+    .packed = packed_kernel,
+    .pack = gemm_pack_avx512_f64,
+    .strided_rows = 8,
+    .strided_cols = {0, 32, 32, 24, 16, 16, 16, 16, 16},
+    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+                strided_6x2, strided_7x2, strided_8x2},
+    .narrow_cols = 8,
+    .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
+               strided_6x1, strided_7x1, strided_8x1},
+};
