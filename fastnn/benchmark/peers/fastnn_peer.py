@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import importlib
 import time
+
+import numpy as np
 
 import fastnn as fn
 
@@ -71,10 +74,6 @@ class FastnnPeer(Peer):
     def sgemm(self, n: int):
         if self.backend != "native":
             raise NotSupported("its products are NumPy's (see the NumPy MLP column)")
-        import importlib
-
-        import numpy as np
-
         gemm = importlib.import_module("fastnn.backends._native").gemm
         rng = np.random.default_rng(0)
         a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
