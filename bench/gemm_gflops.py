@@ -26,7 +26,6 @@ if any(v in os.environ for v in _PINNING):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,6 +42,7 @@ SHAPES = [
     ("Xᵀ·dY 784×128·128×256", 784, 256, 128, True, False),
     ("X·W 512×2048·2048×2048", 512, 2048, 2048, False, False),
     ("X·W 128×128·128×10", 128, 10, 128, False, False),
+    ("dY·Wᵀ 128×10·10×128", 128, 128, 10, False, True),
     ("Xᵀ·dY 128×128·128×10", 128, 10, 128, True, False),
     ("x·W batch 1, 1×784·784×256", 1, 256, 784, False, False),
 ]
@@ -109,8 +109,10 @@ def main() -> None:
     shapes = [SHAPES[i] for i in args.shapes] if args.shapes else SHAPES
     rng = np.random.default_rng(0)
 
-    print(f"NumPy {np.__version__} with {blas_info()}; fastnn SIMD level {nv.simd_level()}, "
-          f"OpenMP {'on' if nv.openmp_enabled() else 'off'}\n")
+    print(
+        f"NumPy {np.__version__} with {blas_info()}; fastnn SIMD level {nv.simd_level()}, "
+        f"OpenMP {'on' if nv.openmp_enabled() else 'off'}\n"
+    )
     print("| product | dtype | threads | fastnn GFLOP/s | NumPy GFLOP/s | fastnn / NumPy |")
     print("|---|---|---:|---:|---:|---:|")
     for shape in shapes:
@@ -119,8 +121,11 @@ def main() -> None:
             for threads in args.threads:
                 ours, theirs = measure(shape, np.dtype(dtype), threads, args.rounds, rng)
                 flops = 2.0 * m * n * k
-                print(f"| {label} | {dtype} | {threads} | {flops / ours / 1e9:.1f} | "
-                      f"{flops / theirs / 1e9:.1f} | {theirs / ours:.2f}× |", flush=True)
+                print(
+                    f"| {label} | {dtype} | {threads} | {flops / ours / 1e9:.1f} | "
+                    f"{flops / theirs / 1e9:.1f} | {theirs / ours:.2f}× |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -100,9 +100,12 @@ typedef struct fnn_epilogue {
  * (p, j) at b[p*rsb + j*csb]. A transposed operand is just swapped strides, so the
  * three products of backprop (X W, dY W^T, X^T dY) need no transposed copies.
  * Any m, n, k >= 0 (k == 0 gives epilogue(beta * C)); epi may be NULL (= NONE).
- * With beta == 0, C is not read (it may hold NaN). Uses fnn_get_num_threads() threads.
+ * With beta == 0, C is not read (it may hold NaN); with alpha == 0, as in BLAS, A and B
+ * are not read either. Uses fnn_get_num_threads() threads.
  * `scratch` (may be NULL: then the call allocates and frees its own) must hold
- * fnn_gemm_scratch_bytes(...) bytes, 64-byte aligned. */
+ * fnn_gemm_scratch_bytes(...) bytes for at least the thread count in effect at the
+ * call, 64-byte aligned. Calls are safe from several threads at once (each with its
+ * own scratch); results are bitwise identical for any thread count. */
 void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                const float *b, ptrdiff_t rsb, ptrdiff_t csb,
@@ -113,7 +116,8 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                double beta, double *c, ptrdiff_t ldc,
                const fnn_epilogue *epi, void *scratch);
-/* Scratch a call of these sizes needs with `threads` threads (0 when none). */
+/* Scratch a call of these sizes needs with up to `threads` threads (0 when none), at
+ * any SIMD level this CPU can run; a workspace allocates it once per layer shape. */
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               int threads);
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,15 +47,19 @@ def openmp_flags(tmp: Path) -> list[str]:
     return flags if ok.returncode == 0 else []
 
 
+def compile_one(index: int, src: Path, tmp: Path, extra: list[str]) -> str:
+    isa = next((i for i in ISA if src.stem.endswith("_" + i)), None)
+    obj = tmp / f"{index}_{src.stem}.o"
+    cmd = [CC, *FLAGS, *extra, *ISA.get(isa, []), "-c", str(src), "-o", str(obj)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
+    return str(obj)
+
+
 def build(tmp: Path, extra: list[str]) -> Path:
-    objects = []
-    for index, src in enumerate(sources()):
-        isa = next((i for i in ISA if src.stem.endswith("_" + i)), None)
-        obj = tmp / f"{index}_{src.stem}.o"
-        cmd = [CC, *FLAGS, *extra, *ISA.get(isa, []), "-c", str(src), "-o", str(obj)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
-        objects.append(str(obj))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        jobs = [pool.submit(compile_one, i, src, tmp, extra) for i, src in enumerate(sources())]
+        objects = [job.result() for job in jobs]
     exe = tmp / "test_gemm"
     result = subprocess.run(
         [CC, *extra, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True

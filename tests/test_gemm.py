@@ -270,8 +270,9 @@ def test_epilogues_through_the_activation_kernels(level, act, dtype):
         (256, 784, 512, False, True),  # dX = dY W^T
         (784, 512, 256, True, False),  # dW = X^T dY
         (1, 512, 784, False, False),  # batch 1
-        (16, 10, 512, False, False),
-    ],  # narrow output layer (N = 10)
+        (16, 10, 512, False, False),  # narrow output layer (N = 10)
+        (128, 10, 128, True, False),  # its dW = X^T dZ (column kernels)
+    ],
 )
 def test_bitwise_identical_for_any_thread_count(level, threads, m, n, k, trans_a, trans_b, dtype):
     rng = np.random.default_rng(0)

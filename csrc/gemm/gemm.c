@@ -20,17 +20,21 @@
  * about 1 us, as much as ~0.5 MFLOP of work on one core. */
 #define PARALLEL_MIN_FLOPS 5e5
 
-/* The no-packing path serves up to this many rows of C... */
+/* The no-packing path serves up to this many rows of C, ... */
 #define SMALL_MAX_ROWS 64
 
-/* ...or any product this small (packing costs more than it saves). */
+/* ... or any product this small (packing costs more than it saves), ... */
 #define SMALL_MAX_FLOPS 2e5
 
-static int use_small_path(const gemm_operands *op, ptrdiff_t m, ptrdiff_t n)
+/* ... or C no wider than one packed tile: a packed A block would be used only once.
+ * It needs B with unit column stride (X W, X^T dY); other layouts are packed. */
+static int use_small_path(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m,
+                          ptrdiff_t n)
 {
     if (op->csb != 1)
         return 0;
-    return m <= SMALL_MAX_ROWS || 2.0 * (double)m * (double)n * (double)op->k <= SMALL_MAX_FLOPS;
+    return m <= SMALL_MAX_ROWS || n <= t->nr ||
+           2.0 * (double)m * (double)n * (double)op->k <= SMALL_MAX_FLOPS;
 }
 
 /* The grid of regions: rows in units of `ra` elements, columns of `ca`. */
@@ -99,7 +103,7 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         return;
     }
 
-    const int small = use_small_path(op, m, n);
+    const int small = use_small_path(t, op, m, n);
     int threads = fnn_get_num_threads();
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
         threads = 1;

@@ -18,7 +18,11 @@
 #define FASTNN_X86 1
 #endif
 
-#define GEMM_ALIGN 64 /* bytes: packed panels and scratch slots start on cache lines */
+#define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
+#define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
+#define GEMM_MAX_NV 16      /* vectors per row of a register tile, at most */
+#define GEMM_MAX_TILE 16    /* vectors in a register tile, at most */
+#define GEMM_MAX_COLUMNS 12 /* columns of a column kernel, at most */
 
 /* How a finished tile of C is written: c = epilogue(alpha * acc + beta * c).
  * The blocked driver, which sums K in several blocks, writes the first block with the
@@ -66,6 +70,13 @@ typedef void gemm_strided_fn(ptrdiff_t k, const void *a, ptrdiff_t rsa, ptrdiff_
                              const void *b, ptrdiff_t rsb, int nr, const gemm_out *o,
                              ptrdiff_t i, ptrdiff_t j);
 
+/* Column kernels (narrow C, A with unit row stride): the function for NC columns
+ * computes rows <= the table's columns_rows rows x NC columns, A(r, p) at a[r + p*csa],
+ * B(p, c) at b[p*rsb + c]; see gemm_columns_avx512.c. */
+typedef void gemm_columns_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const void *b,
+                             ptrdiff_t rsb, int rows, const gemm_out *o, ptrdiff_t i,
+                             ptrdiff_t j);
+
 /* Packing: copy a width x depth slab, element (w, d) at src[w*sw + d*sd], into panels
  * of `panel` widths: panel q holds widths q*panel .. q*panel+panel-1 laid out as
  * [d][w % panel], zero-filled past `width`; consecutive panels start pstride elements
@@ -73,12 +84,15 @@ typedef void gemm_strided_fn(ptrdiff_t k, const void *a, ptrdiff_t rsa, ptrdiff_
 typedef void gemm_pack_fn(ptrdiff_t width, ptrdiff_t depth, const void *src, ptrdiff_t sw,
                           ptrdiff_t sd, int panel, void *dst, ptrdiff_t pstride);
 
-/* The packing routines: portable ones (any CPU), and AVX-512 ones (gemm_pack_avx512.c,
- * for the AVX-512 tables only). */
+/* The packing routines: portable ones (any CPU), and AVX2 and AVX-512 ones
+ * (gemm_pack_avx2.c, gemm_pack_avx512.c: for their ISA's tables only). */
 gemm_pack_fn gemm_pack_portable_f32, gemm_pack_portable_f64;
+gemm_pack_fn gemm_pack_avx2_f32, gemm_pack_avx2_f64;
 gemm_pack_fn gemm_pack_avx512_f32, gemm_pack_avx512_f64;
+/* The AVX-512 column kernels (gemm_columns_avx512.c), indexed by column count. */
+extern gemm_columns_fn *const gemm_columns_f32_avx512[GEMM_MAX_COLUMNS + 1];
+extern gemm_columns_fn *const gemm_columns_f64_avx512[GEMM_MAX_COLUMNS + 1];
 
-#define GEMM_MAX_ROWS 16
 
 /* What one SIMD level offers for one element type. Block sizes live here, one set
  * per level and type, each with the reasoning next to its table. */
@@ -99,6 +113,10 @@ typedef struct gemm_kernels {
      * strip of a row block when it is that narrow (narrow_cols 0: none) */
     int narrow_cols;
     gemm_strided_fn *narrow[GEMM_MAX_ROWS + 1];
+    /* optional: column kernels for C of at most columns_max columns when A has unit
+     * row stride, columns[nc] for nc columns, columns_rows rows at a time */
+    int columns_max, columns_rows;
+    gemm_columns_fn *const *columns;
 } gemm_kernels;
 
 /* The table for a level (clamped to what was compiled in) and element type. */

@@ -20,6 +20,7 @@
 #define V_LOAD_MASKED(m, p) _mm256_maskload_ps(p, m)
 #define V_MASK(n) ymm_mask8(n)
 #define V_STORE(st, r, col, acc, m) ymm_store_f32(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm256_maskstore_ps(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 6
 #define PACKED_NV 2
@@ -46,7 +47,7 @@ const gemm_kernels gemm_kernels_f32_avx2 = {
     .elsize = sizeof(T),
     .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 512,
     .packed = packed_kernel,
-    .pack = gemm_pack_portable_f32,
+    .pack = gemm_pack_avx2_f32,
     .strided_rows = 6,
     .strided_cols = {0, 32, 32, 24, 16, 16, 16},
     .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,

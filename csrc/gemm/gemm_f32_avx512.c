@@ -5,9 +5,12 @@
  *   packed   8 x 32: 16 zmm accumulators, per k step 2 loads of B + 8 broadcasts of A
  *            for 16 FMAs (BLIS skx's 32 x 12 turned for row-major C; 8 rows divide the
  *            usual batch sizes, and 6 x 32 measured no faster here)
- *   strided  r x 32 for r = 4..8 rows; 1 and 2 rows take 64 columns and 3 rows 48, for
- *            enough independent sums in flight (batch 1, a GEMV, is bound by reading B)
+ *   strided  r x 32 for r = 4..8 rows, 3 x 48, 2 x 128, 1 x 256: few rows take wide
+ *            strips, for enough independent sums in flight and, at batch 1 (a GEMV
+ *            bound by reading B), whole rows of B read contiguously (8 us for a
+ *            784 x 256 W here, 13 us in 128-column strips)
  *   narrow   r x 16 for a last strip of at most 16 columns (N = 10 output layers)
+ *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
 #include "gemm_avx512.h"
 
@@ -22,13 +25,14 @@
 #define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_ps(m, p)
 #define V_MASK(n) zmm_mask16(n)
 #define V_STORE(st, r, col, acc, m) zmm_store_f32(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm512_mask_storeu_ps(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2
 #include "gemm_simd_kernel.inc"
 
-STRIDED(1, 4)
-STRIDED(2, 4)
+STRIDED(1, 16)
+STRIDED(2, 8)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
@@ -47,19 +51,22 @@ STRIDED(8, 1)
 /* Blocks for cores with 32-48 KiB of L1d and >= 1 MiB of L2. In the macro-kernel one A
  * micro-panel (8 x KC x 4 B = 12 KiB at KC 384) stays in L1 while the B micro-panels
  * (KC x 32 x 4 B = 48 KiB each) stream from L2, which holds the KC x NC block of B
- * (1.5 MiB at NC 1024); MC x KC of A (216 KiB) comes from L2/L3 once per B block. The
- * measured optimum is flat for MC 96..480 and KC 256..512. */
+ * (768 KiB at NC 512); the MC x KC block of A (216 KiB) comes from L2/L3 once per B
+ * block. Measured here (1024^3, one thread): flat within noise for MC 96..288,
+ * KC 256..384, NC 256..1024. */
 const gemm_kernels gemm_kernels_f32_avx512 = {
     .name = "avx512",
     .elsize = 4,
-    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 384, .nc = 1024,
+    .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 384, .nc = 512,
     .packed = packed_kernel,
     .pack = gemm_pack_avx512_f32,
     .strided_rows = 8,
-    .strided_cols = {0, 64, 64, 48, 32, 32, 32, 32, 32},
-    .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
+    .strided_cols = {0, 256, 128, 48, 32, 32, 32, 32, 32},
+    .strided = {NULL, strided_1x16, strided_2x8, strided_3x3, strided_4x2, strided_5x2,
                 strided_6x2, strided_7x2, strided_8x2},
     .narrow_cols = 16,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},
+    .columns_max = 12, .columns_rows = 32,
+    .columns = gemm_columns_f32_avx512,
 };

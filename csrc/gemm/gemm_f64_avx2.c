@@ -19,6 +19,7 @@
 #define V_LOAD_MASKED(m, p) _mm256_maskload_pd(p, m)
 #define V_MASK(n) ymm_mask4(n)
 #define V_STORE(st, r, col, acc, m) ymm_store_f64(st, r, col, acc, m)
+#define V_STORE_RAW(p, acc, m) _mm256_maskstore_pd(p, m, acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 6
 #define PACKED_NV 2
@@ -45,7 +46,7 @@ const gemm_kernels gemm_kernels_f64_avx2 = {
     .elsize = sizeof(T),
     .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 512,
     .packed = packed_kernel,
-    .pack = gemm_pack_portable_f64,
+    .pack = gemm_pack_avx2_f64,
     .strided_rows = 6,
     .strided_cols = {0, 16, 16, 12, 8, 8, 8},
     .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,

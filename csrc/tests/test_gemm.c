@@ -229,6 +229,29 @@ static void sweep(int dbl)
     }
 }
 
+/* Calls from several threads at once (an OpenMP team here; nested regions are off,
+ * so each call runs its parts on a team of one) agree bit for bit with a lone call. */
+static void test_concurrent_calls(void)
+{
+#ifdef _OPENMP
+    enum { M = 150, N = 200, K = 300, CALLS = 4 };
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N);
+    float *want = malloc(sizeof(float) * M * N), *got = malloc(sizeof(float) * M * N * CALLS);
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)uniform();
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)uniform();
+    fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, want, N, NULL, NULL);
+#pragma omp parallel for num_threads(CALLS)
+    for (int call = 0; call < CALLS; call++)
+        fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, got + call * M * N, N, NULL, NULL);
+    for (int call = 0; call < CALLS; call++)
+        if (memcmp(want, got + call * M * N, sizeof(float) * M * N) != 0)
+            failures++, fprintf(stderr, "FAIL: concurrent call %d differs\n", call);
+    free(a), free(b), free(want), free(got);
+#endif
+}
+
 static void test_runtime(void)
 {
     int top = fnn_simd_detected();
@@ -254,6 +277,7 @@ int main(void)
         fnn_set_num_threads(2); /* each case also runs on 1 thread and compares bits */
         sweep(0);
         sweep(1);
+        test_concurrent_calls();
         printf("level %s: %d cases\n", names[level], cases);
     }
     printf("%s: %d cases, %d failures (detected %s, OpenMP %s)\n",

@@ -17,53 +17,90 @@ from .spec import Act
 cnp.import_array()
 
 EPILOGUE_MODES = ("none", "forward", "act_grad")
+cdef int _N_ACTS = len(Act)
 
 
-cdef inline bint _has_unit_columns(cnp.ndarray x):
-    """Whether x's rows are contiguous (unit column stride), as C and z need to be."""
-    return x.shape[1] <= 1 or x.strides[1] == x.itemsize
+cdef str _dtype_name(int typenum):
+    return "float32" if typenum == cnp.NPY_FLOAT32 else "float64"
 
 
-cdef cnp.ndarray _operand(object x, str name, object dtype):
-    """x as a 2-D array of `dtype` whose strides are whole elements (copied if not)."""
-    if not isinstance(x, np.ndarray):
+cdef cnp.ndarray _matrix(object x, str name, int typenum):
+    """x as a 2-D array of the call's dtype whose strides are whole elements (a copy
+    only in the odd case that they are not)."""
+    if not isinstance(x, cnp.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype}, expected {dtype} (as a)")
-    if x.ndim != 2:
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    if cnp.PyArray_TYPE(arr) != typenum:
+        raise TypeError(f"{name} has dtype {arr.dtype}, expected {_dtype_name(typenum)} (as a)")
+    if cnp.PyArray_NDIM(arr) != 2:
         raise ValueError(f"{name} must be 2-D, got {x.ndim}-D with shape {x.shape}")
-    if x.strides[0] % x.itemsize or x.strides[1] % x.itemsize:
-        x = np.ascontiguousarray(x)
-    return x
+    cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
+    if st[0] % size or st[1] % size:
+        arr = np.ascontiguousarray(arr)
+    return arr
 
 
-cdef cnp.ndarray _output(object x, str name, object dtype, tuple shape):
-    """A writeable (m, n) array of `dtype` with unit column stride, checked not copied."""
-    if not isinstance(x, np.ndarray):
+cdef cnp.ndarray _output(object x, str name, int typenum, Py_ssize_t m, Py_ssize_t n):
+    """A writeable (m, n) array of the call's dtype with contiguous rows: checked, never
+    copied (results must land in it)."""
+    if not isinstance(x, cnp.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype}, expected {dtype}")
-    if x.shape != shape:
-        raise ValueError(f"{name} has shape {x.shape}, expected {shape}")
-    if not x.flags.writeable:
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    if cnp.PyArray_TYPE(arr) != typenum:
+        raise TypeError(f"{name} has dtype {arr.dtype}, expected {_dtype_name(typenum)}")
+    if cnp.PyArray_NDIM(arr) != 2 or arr.shape[0] != m or arr.shape[1] != n:
+        raise ValueError(f"{name} has shape {x.shape}, expected {(m, n)}")
+    if not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"{name} is read-only")
-    if x.size and (not _has_unit_columns(x) or x.strides[0] % x.itemsize):
+    cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
+    if m and n and ((n > 1 and st[1] != size) or (m > 1 and st[0] % size)):
         raise ValueError(f"{name} must have contiguous rows (unit column stride), "
                          f"got strides {x.strides}")
-    return x
+    return arr
+
+
+cdef bint _span(cnp.ndarray x, char **lo, char **hi):
+    """The bytes [lo, hi) a 2-D array's elements lie in; False when it has none."""
+    if cnp.PyArray_SIZE(x) == 0:
+        return False
+    cdef cnp.npy_intp extent
+    lo[0] = hi[0] = <char *>cnp.PyArray_DATA(x)
+    for d in range(2):
+        extent = (cnp.PyArray_DIMS(x)[d] - 1) * cnp.PyArray_STRIDES(x)[d]
+        if extent < 0:
+            lo[0] += extent
+        else:
+            hi[0] += extent
+    hi[0] += cnp.PyArray_ITEMSIZE(x)
+    return True
+
+
+cdef bint _overlap(cnp.ndarray x, cnp.ndarray y):
+    """Whether the memory spans of two 2-D arrays intersect (the bounds test of
+    np.may_share_memory, without its Python call)."""
+    cdef char *lo_x
+    cdef char *hi_x
+    cdef char *lo_y
+    cdef char *hi_y
+    if not _span(x, &lo_x, &hi_x) or not _span(y, &lo_y, &hi_y):
+        return False
+    return lo_x < hi_y and lo_y < hi_x
 
 
 cdef int _act_code(object act) except -1:
     """An elementwise activation's code, from its name or its fastnn Act code."""
+    if isinstance(act, int) and not isinstance(act, bool):
+        if 0 <= act < _N_ACTS:
+            return act
+        raise ValueError(f"unknown activation code {act!r}")
     if isinstance(act, str):
         try:
             return int(Act[act.strip().upper()])
         except KeyError:
             raise ValueError(f"unknown activation {act!r}") from None
-    try:
-        return int(Act(act))
-    except ValueError:
-        raise ValueError(f"unknown activation code {act!r}") from None
+    raise ValueError(f"unknown activation {act!r}")
 
 
 cdef int _mode_code(object mode, int act, object bias, object z, object aux) except -1:
@@ -98,37 +135,36 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
 
     The GIL is released during the product; threads as set by set_num_threads().
     """
-    if not isinstance(a, np.ndarray):
+    if not isinstance(a, cnp.ndarray):
         raise TypeError(f"a must be a numpy.ndarray, got {type(a).__name__}")
-    dtype = a.dtype
-    if dtype != np.float32 and dtype != np.float64:
-        raise TypeError(f"a has dtype {dtype}, expected float32 or float64")
-    cdef cnp.ndarray A = _operand(a, "a", dtype)
-    cdef cnp.ndarray B = _operand(b, "b", dtype)
-    cdef Py_ssize_t itemsize = A.itemsize
-    cdef Py_ssize_t m, k, n, k2
-    cdef Py_ssize_t rsa = A.strides[0] // itemsize, csa = A.strides[1] // itemsize
-    cdef Py_ssize_t rsb = B.strides[0] // itemsize, csb = B.strides[1] // itemsize
-    m, k = (A.shape[1], A.shape[0]) if trans_a else (A.shape[0], A.shape[1])
-    k2, n = (B.shape[1], B.shape[0]) if trans_b else (B.shape[0], B.shape[1])
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError(f"a has dtype {a.dtype}, expected float32 or float64")
+    cdef cnp.ndarray A = _matrix(a, "a", typenum)
+    cdef cnp.ndarray B = _matrix(b, "b", typenum)
+    cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(A)
+    cdef cnp.npy_intp *sa = cnp.PyArray_STRIDES(A)
+    cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(B)
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], k2 = B.shape[0], n = B.shape[1]
+    cdef Py_ssize_t rsa = sa[0] // itemsize, csa = sa[1] // itemsize
+    cdef Py_ssize_t rsb = sb[0] // itemsize, csb = sb[1] // itemsize
     if trans_a:
-        rsa, csa = csa, rsa
+        m, k, rsa, csa = k, m, csa, rsa
     if trans_b:
-        rsb, csb = csb, rsb
+        k2, n, rsb, csb = n, k2, csb, rsb
     if k != k2:
         raise ValueError(
             f"inner dimensions differ: op(a) is {m}x{k} and op(b) is {k2}x{n} "
             f"(a {a.shape}, trans_a={trans_a}; b {b.shape}, trans_b={trans_b})")
 
-    cdef tuple shape = (m, n)
     cdef cnp.ndarray C
     if out is None:
         if beta != 0:
             raise ValueError("beta != 0 needs an `out` array to scale and add to")
-        C = np.empty(shape, dtype)
+        C = cnp.PyArray_EMPTY(2, [m, n], typenum, 0)
     else:
-        C = _output(out, "out", dtype, shape)
-        if np.may_share_memory(C, A) or np.may_share_memory(C, B):
+        C = _output(out, "out", typenum, m, n)
+        if _overlap(C, A) or _overlap(C, B):
             raise ValueError("out must not overlap a or b")
 
     cdef int act_code = _act_code(act)
@@ -151,15 +187,15 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
         if aux is not None:
             raise ValueError("aux is for mode 'act_grad', not 'forward'")
         if bias is not None:
-            if not isinstance(bias, np.ndarray) or bias.dtype != dtype:
-                raise TypeError(f"bias must be a numpy.ndarray of {dtype}")
+            if not isinstance(bias, cnp.ndarray) or cnp.PyArray_TYPE(bias) != typenum:
+                raise TypeError(f"bias must be a numpy.ndarray of {_dtype_name(typenum)}")
             if bias.shape != (n,):
                 raise ValueError(f"bias has shape {bias.shape}, expected ({n},)")
             bias_arr = np.ascontiguousarray(bias)
             epi.bias = cnp.PyArray_DATA(bias_arr)
         if z is not None:
-            z_arr = _output(z, "z", dtype, shape)
-            if np.may_share_memory(z_arr, C):
+            z_arr = _output(z, "z", typenum, m, n)
+            if _overlap(z_arr, C):
                 raise ValueError("z must not overlap out")
             epi.z = cnp.PyArray_DATA(z_arr)
             epi.ldz = z_arr.strides[0] // itemsize
@@ -169,10 +205,10 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
         if aux is None:
             raise ValueError("mode 'act_grad' needs aux (the activation's output, or its "
                              "input for GELU)")
-        aux_arr = _operand(aux, "aux", dtype)
+        aux_arr = _matrix(aux, "aux", typenum)
         if aux_arr.shape[0] != m or aux_arr.shape[1] != n:
-            raise ValueError(f"aux has shape {aux.shape}, expected {shape}")
-        if not _has_unit_columns(aux_arr):
+            raise ValueError(f"aux has shape {aux.shape}, expected {(m, n)}")
+        if n > 1 and aux_arr.strides[1] != itemsize:
             aux_arr = np.ascontiguousarray(aux_arr)
         epi.aux = cnp.PyArray_DATA(aux_arr)
         epi.ld_aux = aux_arr.strides[0] // itemsize
@@ -183,7 +219,7 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     cdef void *pb = cnp.PyArray_DATA(B)
     cdef void *pc = cnp.PyArray_DATA(C)
     cdef Py_ssize_t ldc = C.strides[0] // itemsize if m > 1 else n
-    if dtype == np.float32:
+    if typenum == cnp.NPY_FLOAT32:
         with nogil:
             fnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
                       <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL)
