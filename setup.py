@@ -140,6 +140,8 @@ if IS_X86:
 native = Extension(
     "fastnn.backends._native",
     sources=["fastnn/backends/_native.pyx", *kernel_sources()],
+    # Headers and the .inc templates the C files include: a change rebuilds the module.
+    depends=sorted(p.as_posix() for p in [*CSRC.rglob("*.h"), *CSRC.rglob("*.inc")]),
     include_dirs=[CSRC.as_posix(), np.get_include()],
     define_macros=defines,
     extra_compile_args=[*OPT, *OPENMP, *SANITIZE],

@@ -292,7 +292,8 @@ void fnn_net_forward_f64(const fnn_net *net, const double *params, const double 
 
 /* The loss of the last forward pass of n rows, plus the regularization penalty
  * (sum over Dense layers of l1 |W| + l2 W^2, in double), into *loss_out; writes
- * ws->dout = dL/dz of the last layer. Targets as fnn_loss_grad_*. Returns its codes. */
+ * ws->dout = dL/dz of the last layer. Targets as fnn_loss_grad_*. Returns its codes,
+ * or -3 when the last layer is not Dense (no pre-activation to start from). */
 int fnn_net_loss_grad_f32(const fnn_net *net, int loss, double loss_param,
                           const float *params, const fnn_workspace *ws, ptrdiff_t n,
                           const int64_t *labels, const float *targets,
@@ -315,20 +316,22 @@ void fnn_net_backward_f32(const fnn_net *net, const float *params, float *grads,
 void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
                           const fnn_workspace *ws, const double *x, ptrdiff_t n);
 
-/* Rows predict works on at a time (activations stay in cache). */
+/* A good number of rows for predict to push through the whole net at a time: every
+ * layer's activations of a chunk stay in L1/L2. */
 #define FNN_PREDICT_CHUNK 256
-/* Scratch fnn_net_predict_* needs for n rows with `threads` threads (bytes). */
-size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+/* Scratch fnn_net_predict_* needs for chunks of `rows` rows with `threads` threads. */
+size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                      int threads);
-/* out (n x n_out) = the network's output for the n rows of x, Dropout off, in chunks
- * of FNN_PREDICT_CHUNK rows. Keeps nothing: `scratch` (64-byte aligned, scratch_bytes
- * long, at least fnn_net_predict_scratch_bytes) is the caller's, so calls may run
- * concurrently. */
+/* out (n x n_out) = the network's output for the n rows of x, Dropout off, `chunk`
+ * (>= 1) rows at a time. Keeps nothing: `scratch` (64-byte aligned, scratch_bytes long,
+ * at least fnn_net_predict_scratch_bytes for min(n, chunk) rows) is the caller's, so
+ * calls may run concurrently. */
 void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
-                         ptrdiff_t n, float *out, void *scratch, size_t scratch_bytes);
+                         ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
+                         size_t scratch_bytes);
 void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
-                         ptrdiff_t n, double *out, void *scratch, size_t scratch_bytes);
-
+                         ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
+                         size_t scratch_bytes);
 
 #ifdef __cplusplus
 }

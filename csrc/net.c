@@ -57,10 +57,9 @@ size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
     return bytes;
 }
 
-size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                      int threads)
 {
-    ptrdiff_t rows = n < FNN_PREDICT_CHUNK ? n : FNN_PREDICT_CHUNK;
     size_t elem = is_double ? sizeof(double) : sizeof(float);
     size_t buffers = 2 * fnn_round64((size_t)(rows * fnn_max_width(net)) * elem);
     size_t gemm = 0;
@@ -82,8 +81,6 @@ static void *fnn_gemm_scratch(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
     size_t need = fnn_gemm_scratch_bytes(is_double, m, n, k, fnn_get_num_threads());
     return need <= bytes ? scratch : NULL;
 }
-
-uint32_t fnn_dropout_threshold(double rate);
 
 #define FNN_TEMPLATE "net.inc"
 #include "instantiate.inc"

@@ -170,9 +170,11 @@ cdef extern from "fastnn.h" nogil:
                               const fnn_workspace *ws, const float *x, ptrdiff_t n)
     void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
                               const fnn_workspace *ws, const double *x, ptrdiff_t n)
-    size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t n,
+    size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                          int threads)
     void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
-                             ptrdiff_t n, float *out, void *scratch, size_t scratch_bytes)
+                             ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
+                             size_t scratch_bytes)
     void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
-                             ptrdiff_t n, double *out, void *scratch, size_t scratch_bytes)
+                             ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
+                             size_t scratch_bytes)

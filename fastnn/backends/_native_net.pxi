@@ -60,7 +60,7 @@ C_CODES = {
 
 # ------------------------------------------------------------------ argument checks
 
-cdef inline str _dtype_name(int typenum):
+cdef inline str _typenum_name(int typenum):
     return "float64" if typenum == cnp.NPY_FLOAT64 else "float32"
 
 
@@ -74,7 +74,7 @@ cdef int _float_typenum(cnp.ndarray a, str name) except -1:
 cdef int _check(cnp.ndarray a, str name, int typenum, int ndim, bint writable=False) except -1:
     """a has dtype `typenum`, `ndim` dimensions and C order (and is writable if asked)."""
     if cnp.PyArray_TYPE(a) != typenum:
-        raise TypeError(f"{name} must have dtype {_dtype_name(typenum)}, got {(<object>a).dtype}")
+        raise TypeError(f"{name} must have dtype {_typenum_name(typenum)}, got {(<object>a).dtype}")
     if cnp.PyArray_NDIM(a) != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {_shape(a)}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
@@ -479,18 +479,22 @@ def net_backward(net, cnp.ndarray params not None, cnp.ndarray grads not None, w
                                  &bufs.ws, <double *>p_x, n)
 
 
-def net_predict(net, cnp.ndarray params not None, cnp.ndarray x not None):
-    """NativeBackend.predict: a new (n, n_out) array; thread-safe (scratch per call)."""
+def net_predict(net, cnp.ndarray params not None, cnp.ndarray x not None,
+                Py_ssize_t chunk=FNN_PREDICT_CHUNK):
+    """NativeBackend.predict: a new (n, n_out) array, `chunk` rows through the whole net
+    at a time; thread-safe (scratch per call: on the stack when small)."""
     cdef NetDesc desc = _desc_for(net)
     desc.check_params(params, "params", False)
     _check_rows(x, "x", desc.typenum, desc.n_in, -1)
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
     cdef Py_ssize_t n = x.shape[0]
     cdef cnp.npy_intp dims[2]
     dims[0] = n
     dims[1] = desc.n_out
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, desc.typenum, 0)
     cdef int is_double = desc.typenum == cnp.NPY_FLOAT64
-    cdef size_t need = fnn_net_predict_scratch_bytes(&desc.net, is_double, n,
+    cdef size_t need = fnn_net_predict_scratch_bytes(&desc.net, is_double, min(n, chunk),
                                                      fnn_get_num_threads())
     cdef double stack[_STACK_DOUBLES + 8]
     cdef void *block = NULL
@@ -507,10 +511,10 @@ def net_predict(net, cnp.ndarray params not None, cnp.ndarray x not None):
     cdef void *p_out = _data(out)
     with nogil:
         if is_double:
-            fnn_net_predict_f64(&desc.net, <double *>p_params, <double *>p_x, n,
+            fnn_net_predict_f64(&desc.net, <double *>p_params, <double *>p_x, n, chunk,
                                 <double *>p_out, scratch, need)
         else:
-            fnn_net_predict_f32(&desc.net, <float *>p_params, <float *>p_x, n,
+            fnn_net_predict_f32(&desc.net, <float *>p_params, <float *>p_x, n, chunk,
                                 <float *>p_out, scratch, need)
     free(block)
     return out
@@ -572,7 +576,7 @@ def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
     _check_segments(segments, size)
     cdef int n_states = fnn_step_n_states(&c_spec)
     if len(states) < n_states:
-        raise ValueError(f"this optimizer needs {n_states} state arrays, got {len(states)}")
+        raise ValueError(f"states: this optimizer needs {n_states} arrays, got {len(states)}")
     cdef void *state_ptrs[2]
     state_ptrs[0] = state_ptrs[1] = NULL
     for i in range(n_states):

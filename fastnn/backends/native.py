@@ -76,7 +76,7 @@ class NativeBackend:
     def workspace(self, net: NetSpec, batch: int) -> NativeWorkspace:
         return NativeWorkspace(net, batch)
 
-    def forward(self, net, params, x, ws, training: bool = False, seed: int = 0, step: int = 0):
+    def forward(self, net, params, x, ws, training: bool, seed: int, step: int):
         """Run the network on x (n <= ws.batch rows); returns the output rows (a view)."""
         return _native.net_forward(net, params, x, ws, training, seed, step)
 
@@ -92,9 +92,10 @@ class NativeBackend:
         """One optimizer update of the trainable segments; t counts steps from 1."""
         _native.step(spec, params, grads, states, segments, lr, t)
 
-    def predict(self, net, params, x):
-        """The network's output for every row of x; keeps nothing (thread-safe)."""
-        return _native.net_predict(net, params, x)
+    def predict(self, net, params, x, chunk: int = 256):
+        """The network's output for every row of x, `chunk` rows through the whole net at
+        a time (so that activations stay in cache); keeps nothing (thread-safe)."""
+        return _native.net_predict(net, params, x, chunk)
 
 
 # ---------------------------------------------------------------- single kernels

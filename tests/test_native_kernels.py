@@ -1,0 +1,400 @@
+"""Each native kernel against its NumPy twin in reference.py (SPEC §4).
+
+float64 must agree to 1e-10 relative and float32 to 1e-4, on every shape (1..300,
+primes, batch 1) and at every SIMD level this CPU has. Dropout masks must agree bit for
+bit, and nothing may depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fastnn.backends import native
+from fastnn.backends import reference as ref
+from fastnn.backends.spec import (
+    Act,
+    LayerKind,
+    LayerSpec,
+    Loss,
+    LossSpec,
+    NetSpec,
+    Opt,
+    StepSpec,
+    Workspace,
+    mix64,
+)
+
+pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason=f"{native.IMPORT_ERROR}")
+
+if native.AVAILABLE:
+    from fastnn.backends import _native
+
+    LEVELS = _native.SIMD_LEVELS[: _native.SIMD_LEVELS.index(_native.simd_detected()) + 1]
+else:
+    LEVELS = ()
+
+DTYPES = (np.float64, np.float32)
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+PRIMES = (2, 3, 5, 7, 11, 13, 17, 31, 61, 127, 257, 293)
+SMOOTH = tuple(a for a in Act if a not in (Act.STEP, Act.LINEAR))
+HYPOTHESIS = settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+sizes = st.one_of(st.integers(1, 300), st.sampled_from(PRIMES))
+
+
+@pytest.fixture(params=LEVELS)
+def simd(request):
+    """Run the test at one SIMD level, then restore the detected one."""
+    before = _native.simd_level()
+    _native.set_simd_level(request.param)
+    yield request.param
+    _native.set_simd_level(before)
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count a test changes."""
+    before = _native.get_num_threads()
+    yield
+    _native.set_num_threads(before)
+
+
+def assert_close(actual, expected, dtype, scale: float = 0.0, floor: float = 0.0):
+    """Relative agreement at the dtype's tolerance. `scale` sets an absolute floor as a
+    fraction of the largest |expected| (for sums that can cancel to ~0); values below the
+    smallest normal number may differ (the kernels flush e^x to zero there). `floor` is
+    an absolute floor in units of the tolerance."""
+    expected = np.asarray(expected)
+    rtol = RTOL[np.dtype(dtype).type]
+    tiny = float(np.finfo(dtype).tiny)
+    atol = rtol * (scale * float(np.max(np.abs(expected), initial=0.0)) + floor) + 4 * tiny
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def draw_matrix(data, dtype, spread=4.0):
+    rows = data.draw(st.one_of(st.just(1), sizes), label="rows")
+    cols = data.draw(sizes, label="cols")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(rows, cols)) * spread).astype(dtype), rng
+
+
+# ------------------------------------------------------------------ activations
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", list(Act))
+@given(data=st.data())
+@HYPOTHESIS
+def test_activation_forward(simd, act, dtype, data):
+    z, _ = draw_matrix(data, dtype)
+    # GELU: the reference's 0.5 z (1 + erf(z / sqrt 2)) cancels for z << 0 (an absolute
+    # error ~ eps |z|); the kernel's erfc-based z Phi(z) does not, so the floor scales.
+    scale = 1.0 if act == Act.GELU else 0.0
+    if act != Act.SOFTMAX:  # elementwise: any shape is one row of values
+        got = native.activate(act, z.ravel(), 0.3)
+        assert_close(got, ref.activate(act, z, 0.3).ravel(), dtype, scale)
+    assert_close(native.activate(act, z, 0.3), ref.activate(act, z, 0.3), dtype, scale)
+
+
+def test_gelu_is_accurate_in_both_tails(simd):
+    """GELU = z Phi(z) against Phi from math.erfc (no cancellation) down to z = -8.4;
+    below, Phi(z) < 2e-17 and the kernel, like the reference, gives 0."""
+    z = np.concatenate([np.linspace(-38, 10, 4801), [-1e-300, 0.0, 1e-8, 0.999, 1.0, 1.001]])
+    expected = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in z])
+    got = native.activate(Act.GELU, z)
+    tail = z < -6 * math.sqrt(2)
+    np.testing.assert_allclose(got[~tail], expected[~tail], rtol=1e-13, atol=1e-300)
+    assert np.all(np.abs(got[tail]) <= 1e-15)
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    slope = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in z]) + z * pdf
+    got = native.activation_grad(Act.GELU, None, z, np.ones_like(z))
+    np.testing.assert_allclose(got, slope, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", [a for a in Act if a != Act.STEP])
+@given(data=st.data())
+@HYPOTHESIS
+def test_activation_grad(simd, act, dtype, data):
+    z, rng = draw_matrix(data, dtype)
+    a = ref.activate(act, z, 0.3)
+    da = rng.normal(size=z.shape).astype(dtype)
+    expected = ref.activation_grad(act, a, z, da, 0.3)
+    # softmax's JVP subtracts a row sum and gelu' = Phi(z) + z phi(z) has a root (and the
+    # reference's Phi cancels for z << 0): where terms cancel, both sides carry their own
+    # rounding, so the floor scales with |dL/dz|.
+    scale = 1.0 if act in (Act.SOFTMAX, Act.GELU) else 0.0
+    assert_close(native.activation_grad(act, a, z, da, 0.3), expected, dtype, scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", SMOOTH)
+def test_activations_over_the_whole_range(simd, act, dtype):
+    """Tiny, huge and underflowing arguments: no NaN/inf, reference values (results below
+    the smallest normal number may flush to zero)."""
+    top = 700.0 if dtype == np.float64 else 85.0
+    z = np.concatenate(
+        [np.linspace(-top - 60, top, 4001), [0.0, -0.0, 1e-300, -1e-300, 1e-9, -1e-9, 0.34657]]
+    ).astype(dtype)[None, :]
+    a = ref.activate(act, z, 1.0)
+    got = native.activate(act, z, 1.0)
+    assert np.all(np.isfinite(got))
+    assert_close(got, a, dtype, 1.0 if act == Act.GELU else 0.0)  # see test_activation_forward
+    da = np.random.default_rng(0).normal(size=z.shape).astype(dtype)
+    expected = ref.activation_grad(act, a, z, da, 1.0)
+    got = native.activation_grad(act, a, z, da, 1.0)
+    assert np.all(np.isfinite(got))
+    scale = 1.0 if act in (Act.SOFTMAX, Act.GELU) else 0.0  # cancellation, as above
+    assert_close(got, expected, dtype, scale)
+
+
+def test_leaky_and_elu_use_their_alpha():
+    z = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    for act in (Act.LEAKY_RELU, Act.ELU):
+        for alpha in (0.01, 0.2, 1.7):
+            assert_close(native.activate(act, z, alpha), ref.activate(act, z, alpha), np.float64)
+
+
+def test_step_has_no_gradient():
+    a = np.ones((2, 3))
+    with pytest.raises(ValueError, match="step"):
+        native.activation_grad(Act.STEP, a, a, a)
+
+
+# ------------------------------------------------------------------ losses
+
+PAIRS = [  # (loss, output activation)
+    (Loss.CROSS_ENTROPY, Act.SOFTMAX),
+    (Loss.KL_DIVERGENCE, Act.SOFTMAX),
+    (Loss.BINARY_CROSS_ENTROPY, Act.SIGMOID),
+    *[(loss, act) for loss in (Loss.MSE, Loss.MAE, Loss.HUBER) for act in Act if act != Act.STEP],
+    (Loss.CROSS_ENTROPY, Act.SIGMOID),  # non-canonical pairs: dL/da times act'
+    (Loss.BINARY_CROSS_ENTROPY, Act.TANH),
+]
+
+
+def reference_loss(loss, act, a, z, y, weights):
+    """ReferenceBackend.loss_grad on a one-layer net whose output is (a, z)."""
+    n, k = a.shape
+    layer = LayerSpec(LayerKind.DENSE, 1, k, act, 0.3, w_offset=0, b_offset=-1)
+    net = NetSpec((layer,), k, a.dtype)
+    ws = Workspace(net, n)
+    ws.acts[0][:] = a
+    ws.pres[0][:] = z
+    ws.n = n
+    value = ref.ReferenceBackend().loss_grad(net, loss, np.zeros(k, a.dtype), ws, y, weights)
+    return value, ws.dout
+
+
+def targets_for(loss, act, rng, n, k, dtype, labels):
+    if labels:
+        return rng.integers(0, k, size=n).astype(np.int64)
+    if loss in (Loss.CROSS_ENTROPY, Loss.KL_DIVERGENCE):
+        t = rng.random((n, k)) ** 3
+        return (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+    if loss == Loss.BINARY_CROSS_ENTROPY:
+        return rng.integers(0, 2, size=(n, k)).astype(dtype)
+    return rng.normal(size=(n, k)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("loss", "act"), PAIRS)
+@given(data=st.data())
+@HYPOTHESIS
+def test_loss(loss, act, dtype, data):
+    """(loss.c is one baseline build; its act' calls are covered at every level above.)"""
+    z, rng = draw_matrix(data, dtype, spread=data.draw(st.sampled_from([0.5, 3.0, 30.0])))
+    n, k = z.shape
+    labels = loss == Loss.CROSS_ENTROPY and data.draw(st.booleans(), label="labels")
+    y = targets_for(loss, act, rng, n, k, dtype, labels)
+    weights = rng.random(n).astype(dtype) if data.draw(st.booleans(), label="weights") else None
+    spec = LossSpec(loss, 0.7 if loss == Loss.HUBER else 0.0)
+    a = ref.activate(act, z, 0.3)
+    expected_loss, expected_grad = reference_loss(spec, act, a, z, y, weights)
+    grad = np.empty_like(a)
+    got = _native.loss_grad(int(loss), spec.param, int(act), 0.3, a, z, y, weights, grad)
+    assert isinstance(got, float)
+    # A loss is a sum of terms of size ~1 that may cancel (or round to 0 in float32).
+    assert_close(got, expected_loss, dtype, floor=1.0)
+    # dL/dz sums terms of size up to |dL/da| * |act'| (|act'| <= ~1.3 here), which may
+    # cancel: the absolute floor is set by that size.
+    _, dl_da = ref.loss_terms(spec, act, a, z, y)
+    biggest = float(np.max(np.abs(dl_da))) * (1.0 if weights is None else float(weights.max()))
+    assert_close(grad, expected_grad, dtype, scale=1.0, floor=2 * biggest / n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_losses_stay_finite_for_extreme_logits(dtype):
+    z = np.array([[1e4, -1e4, 0.0], [-3e4, -3e4, 3e4], [80.0, 90.0, -100.0]], dtype)
+    for loss, act in ((Loss.CROSS_ENTROPY, Act.SOFTMAX), (Loss.BINARY_CROSS_ENTROPY, Act.SIGMOID)):
+        a = ref.activate(act, z)
+        y = np.array([1, 0, 2]) if loss == Loss.CROSS_ENTROPY else np.ones_like(z)
+        grad = np.empty_like(z)
+        value = _native.loss_grad(int(loss), 0.0, int(act), 0.0, a, z, y, None, grad)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+        expected_loss, expected_grad = reference_loss(LossSpec(loss), act, a, z, y, None)
+        assert_close(value, expected_loss, dtype, floor=1.0)
+        assert_close(grad, expected_grad, dtype, scale=1.0)
+
+
+def test_loss_rejects_bad_labels_and_arrays():
+    a = np.full((2, 3), 1 / 3)
+    grad = np.empty_like(a)
+    ce, soft = int(Loss.CROSS_ENTROPY), int(Act.SOFTMAX)
+    with pytest.raises(ValueError, match="label"):
+        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 3]), None, grad)
+    with pytest.raises(TypeError, match="int64"):
+        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1], np.int32), None, grad)
+    with pytest.raises(ValueError, match="y"):
+        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1, 2]), None, grad)
+    with pytest.raises(TypeError, match="z"):
+        _native.loss_grad(ce, 0.0, soft, 0.0, a, a.astype(np.float32), a, None, grad)
+    with pytest.raises(ValueError, match="sample_weight"):
+        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1]), np.ones(3), grad)
+
+
+# ------------------------------------------------------------------ optimizers
+
+RULES = {
+    "sgd": StepSpec(Opt.SGD),
+    "momentum": StepSpec(Opt.SGD, momentum=0.9),
+    "nesterov": StepSpec(Opt.SGD, momentum=0.8, nesterov=True),
+    "adam": StepSpec(Opt.ADAM),
+    "adamw": StepSpec(Opt.ADAMW, weight_decay=0.05, beta1=0.8, eps=1e-6),
+    "rmsprop": StepSpec(Opt.RMSPROP, rho=0.85),
+    "rmsprop_momentum": StepSpec(Opt.RMSPROP, momentum=0.5),
+    "adagrad": StepSpec(Opt.ADAGRAD, initial_accumulator=0.2),
+}
+
+
+def fresh_state(spec, size, dtype):
+    return [np.full(size, spec.initial_state_value(i), dtype) for i in range(spec.n_states())]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("clipnorm", [0.0, 0.5])
+@pytest.mark.parametrize("rule", list(RULES))
+@given(data=st.data())
+@HYPOTHESIS
+def test_optimizer_step(simd, rule, clipnorm, dtype, data):
+    spec = StepSpec(**{**RULES[rule].__dict__, "clipnorm": clipnorm})
+    lengths = data.draw(st.lists(sizes, min_size=1, max_size=3), label="segments")
+    gaps = data.draw(
+        st.lists(st.integers(0, 5), min_size=len(lengths) + 1, max_size=len(lengths) + 1),
+        label="gaps",
+    )
+    bounds, at = [], gaps[0]
+    for length, gap in zip(lengths, gaps[1:]):
+        bounds.append((at, at + length))
+        at += length + gap
+    segments = np.array(bounds, np.int64)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    p_ref = rng.normal(size=at).astype(dtype)
+    p_nat = p_ref.copy()
+    s_ref, s_nat = fresh_state(spec, at, dtype), fresh_state(spec, at, dtype)
+    for t in range(1, 4):
+        g = rng.normal(size=at).astype(dtype)
+        ref.ReferenceBackend().step(spec, p_ref, g, s_ref, segments, 0.01 * t, t)
+        native.NativeBackend().step(spec, p_nat, g, s_nat, segments, 0.01 * t, t)
+    # With clipnorm the factor may differ in its last bit (a differently ordered norm);
+    # momentum sums such terms, which can cancel: floors scale with each array's size.
+    assert_close(p_nat, p_ref, dtype, scale=1.0)
+    for got, expected in zip(s_nat, s_ref):
+        assert_close(got, expected, dtype, scale=1.0)
+
+
+def test_sgd_worked_example():
+    """SPEC §3: w = 5, gradient 16, lr 0.1: one step gives 3.4."""
+    p = np.array([5.0])
+    native.NativeBackend().step(
+        StepSpec(Opt.SGD), p, np.array([16.0]), [], np.array([[0, 1]]), 0.1, 1
+    )
+    assert p[0] == pytest.approx(3.4, abs=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grad_norm(dtype):
+    rng = np.random.default_rng(5)
+    g = rng.normal(size=100_003).astype(dtype)
+    segments = np.array([[0, 40_000], [40_001, 100_003]], np.int64)
+    picked = np.concatenate([g[a:b] for a, b in segments]).astype(np.float64)
+    assert_close(_native.grad_norm(g, segments), np.sqrt(picked @ picked), dtype)
+
+
+@pytest.mark.parametrize("rule", ["adam", "momentum", "rmsprop_momentum"])
+def test_optimizer_is_bitwise_identical_for_any_thread_count(threads, rule):
+    spec = StepSpec(**{**RULES[rule].__dict__, "clipnorm": 1.0})
+    size = 3_000_017  # many chunks, a ragged last one
+    rng = np.random.default_rng(1)
+    grads = rng.normal(size=size).astype(np.float32)
+    segments = np.array([[3, 1_000_000], [1_000_100, size]], np.int64)
+    results = []
+    for n_threads in (1, 2):
+        _native.set_num_threads(n_threads)
+        params = np.ones(size, np.float32)
+        states = fresh_state(spec, size, np.float32)
+        for t in (1, 2):
+            native.NativeBackend().step(spec, params, grads, states, segments, 1e-3, t)
+        results.append((params, *states))
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+
+
+def test_step_rejects_bad_arguments():
+    backend = native.NativeBackend()
+    spec = StepSpec(Opt.ADAM)
+    p = np.zeros(10, np.float32)
+    g = np.zeros(10, np.float32)
+    states = fresh_state(spec, 10, np.float32)
+    segments = np.array([[0, 10]], np.int64)
+    with pytest.raises(TypeError, match="grads"):
+        backend.step(spec, p, g.astype(np.float64), states, segments, 0.1, 1)
+    with pytest.raises(ValueError, match="states"):
+        backend.step(spec, p, g, states[:1], segments, 0.1, 1)
+    with pytest.raises(ValueError, match="segments"):
+        backend.step(spec, p, g, states, np.array([[0, 11]], np.int64), 0.1, 1)
+    with pytest.raises(ValueError, match="segments"):
+        backend.step(spec, p, g, states, np.array([[5, 8], [2, 3]], np.int64), 0.1, 1)
+    with pytest.raises(ValueError, match="t counts"):
+        backend.step(spec, p, g, states, segments, 0.1, 0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        backend.step(spec, np.zeros(20, np.float32)[::2], g, states, segments, 0.1, 1)
+
+
+# ------------------------------------------------------------------ dropout
+
+
+@pytest.mark.parametrize(
+    ("seed", "step", "layer", "shape", "rate"),
+    [
+        (0, 0, 0, (1, 1), 0.5),
+        (42, 7, 3, (128, 512), 0.5),
+        (2**63 + 5, 2**40, 1, (3, 17), 0.1),
+        (-1, 1, 2, (31, 29), 0.9),
+        (123456789, 99, 0, (2, 300), 0.0),
+        (7, 3, 5, (1, 257), 1 / 3),
+    ],
+)
+def test_dropout_masks_are_bit_identical(simd, seed, step, layer, shape, rate):
+    expected = ref.dropout_mask(seed, step, layer, shape, rate)
+    got = native.dropout_mask(seed, step, layer, shape, rate)
+    assert got.dtype == np.uint8 and got.shape == expected.shape
+    assert np.array_equal(got, expected)
+
+
+def test_dropout_mask_keeps_about_one_minus_rate():
+    mask = native.dropout_mask(3, 1, 0, (1000, 100), 0.3)
+    assert abs(mask.mean() - 0.7) < 0.01
+
+
+def test_mix64_matches_spec():
+    for x in (0, 1, 2**64 - 1, 0x9E3779B97F4A7C15, 123456789123456789):
+        assert _native.mix64(x) == mix64(x)
