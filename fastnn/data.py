@@ -109,8 +109,8 @@ def _stratified_test_mask(labels: np.ndarray, n_test: int, rng: np.random.Genera
     if counts.min() < 2:
         rare = classes[np.argmin(counts)]
         raise ValueError(
-            f"stratify: class {rare!r} has only 1 sample; every class needs at least 2 "
-            "to appear in both the training and the test set"
+            f"stratify: class {rare} has only 1 sample; every class needs at least 2 "
+            "to be shared between the training and the test set"
         )
     n_classes = len(classes)
     if not n_classes <= n_test <= n_samples - n_classes:
@@ -164,7 +164,7 @@ def train_test_split(
         if labels.ndim > 1:  # one-hot or multi-output rows: stratify on the whole row
             labels = np.unique(labels.reshape(n_samples, -1), axis=0, return_inverse=True)[1]
         is_test = _stratified_test_mask(labels.reshape(-1), n_test, rng)
-        # Shuffle within each set so neither comes out grouped by class.
+        # The mask leaves both sets in input order; shuffle them as the plain split does.
         train = rng.permutation(np.flatnonzero(~is_test))
         test = rng.permutation(np.flatnonzero(is_test))
     elif shuffle:

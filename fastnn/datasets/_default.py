@@ -7,7 +7,6 @@ so it is the same on every machine and with every NumPy version.
 
 from __future__ import annotations
 
-import sys
 from importlib import resources
 
 import numpy as np
@@ -40,7 +39,7 @@ def load_default() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.
 def _build(source_csv: str, target_npz: str) -> None:
     """Convert scikit-learn's digits.csv.gz (64 pixels then the label per row) to our file.
 
-    Kept for reproducibility: `python -m fastnn.datasets._default SOURCE_CSV TARGET_NPZ`.
+    Kept so the shipped file can be regenerated and checked; not used at run time.
     """
     from fastnn.data import train_test_split
 
@@ -52,7 +51,3 @@ def _build(source_csv: str, target_npz: str) -> None:
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test_rows] = True
     np.savez_compressed(target_npz, images=images, labels=labels, is_test=is_test)
-
-
-if __name__ == "__main__":
-    _build(*sys.argv[1:3])
