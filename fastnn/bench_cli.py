@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .benchmark import data as bench_data
 from .benchmark import peers, report, runner
+from .benchmark.peak import fma_peak
 from .benchmark.workloads import WORKLOADS, parse_workloads, tasks_for
 
 QUICK_ROWS = 3_200
@@ -129,6 +130,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
     started = time.perf_counter()
     data = bench_data.load(args.data, samples)
     log(f"data: {data.source}, {data.X_train.shape[0]:,} training rows")
+    peaks = {threads: fma_peak(runner.cores_for(threads)) for threads in thread_counts}
     with tempfile.TemporaryDirectory(prefix="fastnn-bench-") as folder:
         data.save(Path(folder))
         results = runner.run(list(args.peers), tasks, thread_counts, Path(folder), settings, log)
@@ -140,6 +142,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
         "train_rows": int(data.X_train.shape[0]),
         "threads": thread_counts,
         "settings": vars(settings),
+        "fma_peak": peaks,
         "seconds": round(time.perf_counter() - started, 1),
     }
     table_rows = report.rows(results, tasks, thread_counts, args.workloads)

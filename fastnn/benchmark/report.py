@@ -145,7 +145,7 @@ def markdown(results: Results, meta: dict, table_rows: list[Row], peers: list[st
         header = ["workload", "threads", *(labels[p] for p in others)]
         lines = [[r.label, r.threads] + [_ratio(r, p) for p in others] for r in table_rows]
         out += _table(header, lines)
-    out += _notes(results, peers, labels)
+    out += _notes(results, meta, peers, labels)
     return "\n".join(out) + "\n"
 
 
@@ -159,9 +159,16 @@ def _context(results: Results, meta: dict) -> list[str]:
         f"- fastnn {fastnn['version']}: SIMD {simd} (detected {fastnn.get('simd_detected')}), "
         f"OpenMP {'on' if fastnn.get('openmp') else 'off'}",
         f"- data: {meta['data']}; W1 epoch = {meta['train_rows']:,} rows",
-        f"- rounds: {meta['settings']['rounds']}; W2 = {meta['settings']['throughput_steps']} "
-        "batches per measurement; W3/W4 = median of timed blocks of calls",
+        f"- rounds: {meta['settings']['rounds']}; W2: {meta['settings']['throughput_steps']} "
+        "batch(es) per measurement; W3, W4: median of timed blocks of calls",
     ]
+    peaks = {t: p for t, p in meta.get("fma_peak", {}).items() if p}
+    if peaks:
+        lines.append(
+            "- fp32 FMA peak measured now ("
+            + ", ".join(f"{t} thr: {p['total']:.0f} GFLOP/s" for t, p in peaks.items())
+            + f", {next(iter(peaks.values()))['isa']}); W4 is a share of it below"
+        )
     noise = _background(results)
     if noise:
         lines.append(noise)
@@ -204,7 +211,7 @@ def _openblas(results: Results) -> str:
     return ""
 
 
-def _notes(results: Results, peers: list[str], labels: dict) -> list[str]:
+def _notes(results: Results, meta: dict, peers: list[str], labels: dict) -> list[str]:
     notes = []
     for peer in peers:
         answer = results.peers.get(peer, {})
@@ -220,10 +227,24 @@ def _notes(results: Results, peers: list[str], labels: dict) -> list[str]:
                     reasons[cell.skip].append(key)
         for reason, where in reasons.items():
             notes.append(f"- {labels[peer]}: {', '.join(where)} skipped: {reason}")
+    notes += _peak_shares(results, meta.get("fma_peak", {}), labels)
     losses = _sanity(results)
     if losses:
         notes.append(f"- sanity, mean loss of the last timed W1 SGD epoch: {losses}")
     return ["", "Notes:", "", *notes] if notes else []
+
+
+def _peak_shares(results: Results, peaks: dict, labels: dict) -> list[str]:
+    lines = []
+    for threads, peak in peaks.items():
+        shares = [
+            f"{labels[peer]} {statistics.median(cell.values) / peak['total']:.0%}"
+            for (key, t, peer), cell in results.cells.items()
+            if key == "W4" and t == threads and cell.values and peak
+        ]
+        if shares:
+            lines.append(f"- W4 at {threads} thread(s), share of the FMA peak: {', '.join(shares)}")
+    return lines
 
 
 def _sanity(results: Results) -> str:
