@@ -36,7 +36,9 @@ BATCHES = -(-ROWS // BATCH)
 
 def best_of(call, seconds: float = 0.3, block: float = 2e-4) -> float:
     """Minimum seconds per call over many short blocks of calls (a block shorter than a
-    scheduler time slice is often not interrupted: the minimum is the undisturbed cost)."""
+    scheduler time slice is often not interrupted: the minimum is the undisturbed cost).
+    It starts with a pause: the previous call's library may still have threads spinning."""
+    time.sleep(0.1)
     call()
     started = time.perf_counter()
     call()
