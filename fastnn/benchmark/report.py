@@ -37,10 +37,12 @@ def machine_facts() -> dict:
         else os.cpu_count(),
         "python": platform.python_version(),
     }
-    info = fastnn.info()
-    facts["fastnn"] = {
-        key: info.get(key) for key in ("version", "simd", "simd_detected", "openmp", "threads")
-    }
+    try:
+        info = fastnn.info()
+    except Exception as error:  # a broken native build must not hide the other results
+        info = {"version": fastnn.__version__, "error": f"{type(error).__name__}: {error}"}
+    keys = ("version", "simd", "simd_detected", "openmp", "threads", "error")
+    facts["fastnn"] = {key: info[key] for key in keys if key in info}
     return facts
 
 
@@ -151,13 +153,18 @@ def markdown(results: Results, meta: dict, table_rows: list[Row], peers: list[st
 
 def _context(results: Results, meta: dict) -> list[str]:
     machine, fastnn = meta["machine"], meta["machine"]["fastnn"]
-    simd = fastnn.get("simd") or "native backend unavailable"
+    if fastnn.get("simd"):
+        kernels = (
+            f"SIMD {fastnn['simd']} (detected {fastnn.get('simd_detected')}), "
+            f"OpenMP {'on' if fastnn.get('openmp') else 'off'}"
+        )
+    else:
+        kernels = f"native backend unavailable ({fastnn.get('error', 'not built')})"
     lines = [
         f"- command: `{meta['command']}`",
         f"- CPU: {machine['cpu']}, {machine['cores_available']} cores available "
         f"({machine['cores_online']} online); threads T pin each peer's process to T cores",
-        f"- fastnn {fastnn['version']}: SIMD {simd} (detected {fastnn.get('simd_detected')}), "
-        f"OpenMP {'on' if fastnn.get('openmp') else 'off'}",
+        f"- fastnn {fastnn['version']}: {kernels}",
         f"- data: {meta['data']}; W1 epoch = {meta['train_rows']:,} rows",
         f"- rounds: {meta['settings']['rounds']}; W2: {meta['settings']['throughput_steps']} "
         "batch(es) per measurement; W3, W4: median of timed blocks of calls",
