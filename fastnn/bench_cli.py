@@ -124,10 +124,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
     samples = args.samples or (QUICK_ROWS if args.quick else None)
     tasks = tasks_for(args.workloads)
 
-    def log(message: str) -> None:
-        print(f"[fastnn bench] {message}", file=sys.stderr, flush=True)
-
     started = time.perf_counter()
+
+    def log(message: str) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"[fastnn bench {elapsed:5.1f} s] {message}", file=sys.stderr, flush=True)
+
     data = bench_data.load(args.data, samples)
     log(f"data: {data.source}, {data.X_train.shape[0]:,} training rows")
     peaks = {threads: fma_peak(runner.cores_for(threads)) for threads in thread_counts}
