@@ -222,9 +222,9 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             fnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
-                      <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL)
+                      <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL, 0)
     else:
         with nogil:
             fnn_dgemm(m, n, k, alpha, <const double *>pa, rsa, csa,
-                      <const double *>pb, rsb, csb, beta, <double *>pc, ldc, &epi, NULL)
+                      <const double *>pb, rsb, csb, beta, <double *>pc, ldc, &epi, NULL, 0)
     return C
