@@ -3,10 +3,11 @@
 # built once, the optimizer step, and each kernel on its own for the cross-checks.
 #
 # Every entry point checks each array once (type, dtype, dimensions, contiguity,
-# shape, writability) and raises TypeError/ValueError naming the argument, so the C
-# layer never sees an array it cannot handle; then it takes raw pointers and calls C
-# with the GIL released. The steady-state training calls (forward, loss_grad,
-# backward, step) create no arrays: forward returns a cached view, loss_grad a float.
+# alignment, shape, writability) and each description object's type, and raises
+# TypeError/ValueError naming the argument, so the C layer never sees an array it
+# cannot handle; then it takes raw pointers and calls C with the GIL released. The
+# steady-state training calls (forward, loss_grad, backward, step) create no arrays:
+# forward returns a cached view, loss_grad a float.
 
 cimport numpy as cnp
 import numpy as np
@@ -72,7 +73,8 @@ cdef int _float_typenum(cnp.ndarray a, str name) except -1:
 
 
 cdef int _check(cnp.ndarray a, str name, int typenum, int ndim, bint writable=False) except -1:
-    """a has dtype `typenum`, `ndim` dimensions and C order (and is writable if asked)."""
+    """a has dtype `typenum`, `ndim` dimensions, C order and aligned data (and is
+    writable if asked)."""
     if cnp.PyArray_TYPE(a) != typenum:
         raise TypeError(f"{name} must have dtype {_typenum_name(typenum)}, got {(<object>a).dtype}")
     if cnp.PyArray_NDIM(a) != ndim:
