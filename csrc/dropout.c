@@ -28,7 +28,8 @@ uint32_t fnn_dropout_threshold(double rate)
 {
     /* rate * 2^24 is exact; rint rounds half to even, as Python's round(). */
     double t = rint(rate * (double)(1u << FNN_DROPOUT_BITS));
-    return t <= 0 ? 0u : t >= (double)(1u << FNN_DROPOUT_BITS) ? (1u << FNN_DROPOUT_BITS) : (uint32_t)t;
+    /* !(t > 0): a NaN rate keeps everything too (its conversion to uint32 is undefined). */
+    return !(t > 0) ? 0u : t >= (double)(1u << FNN_DROPOUT_BITS) ? (1u << FNN_DROPOUT_BITS) : (uint32_t)t;
 }
 
 void fnn_dropout_mask(uint64_t key, uint32_t threshold, ptrdiff_t first, ptrdiff_t count,

@@ -101,21 +101,24 @@ typedef struct fnn_epilogue {
  * three products of backprop (X W, dY W^T, X^T dY) need no transposed copies.
  * Any m, n, k >= 0 (k == 0 gives epilogue(beta * C)); epi may be NULL (= NONE).
  * With beta == 0, C is not read (it may hold NaN); with alpha == 0, as in BLAS, A and B
- * are not read either. Uses fnn_get_num_threads() threads.
- * `scratch` (may be NULL: then the call allocates and frees its own) must hold
- * fnn_gemm_scratch_bytes(...) bytes for at least the thread count in effect at the
- * call, 64-byte aligned. Calls are safe from several threads at once (each with its
- * own scratch); results are bitwise identical for any thread count. */
+ * are not read either. Uses fnn_get_num_threads() threads, read once per call.
+ * `scratch` is the caller's work memory of `scratch_bytes` bytes (any alignment); the
+ * call never touches a byte past it. fnn_gemm_scratch_bytes(..., threads) is enough
+ * for `threads` threads; should the thread count have grown since (another thread may
+ * change it at any time), the call runs on as many threads as the scratch has room
+ * for. NULL (or too small for one thread) makes the call allocate and free its own.
+ * Calls are safe from several threads at once (each with its own scratch); results
+ * are bitwise identical for any thread count. */
 void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                const float *b, ptrdiff_t rsb, ptrdiff_t csb,
                float beta, float *c, ptrdiff_t ldc,
-               const fnn_epilogue *epi, void *scratch);
+               const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
 void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                const double *a, ptrdiff_t rsa, ptrdiff_t csa,
                const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                double beta, double *c, ptrdiff_t ldc,
-               const fnn_epilogue *epi, void *scratch);
+               const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
 /* Scratch a call of these sizes needs with up to `threads` threads (0 when none), at
  * any SIMD level this CPU can run; a workspace allocates it once per layer shape. */
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

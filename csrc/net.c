@@ -72,15 +72,5 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
     return buffers + gemm;
 }
 
-/* The GEMM scratch for one product: the caller's block when it is big enough, else
- * NULL, and the GEMM allocates its own. That happens only if the thread count grew
- * after the workspace was sized (the Python layer then re-sizes it). */
-static void *fnn_gemm_scratch(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                              void *scratch, size_t bytes)
-{
-    size_t need = fnn_gemm_scratch_bytes(is_double, m, n, k, fnn_get_num_threads());
-    return need <= bytes ? scratch : NULL;
-}
-
 #define FNN_TEMPLATE "net.inc"
 #include "instantiate.inc"

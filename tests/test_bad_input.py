@@ -69,6 +69,29 @@ def test_ints_and_bools_are_converted(model):
     model.fit(np.ones((6, 5), dtype=np.int64), Y_GOOD, verbose=0)
 
 
+def _misaligned(a: np.ndarray) -> np.ndarray:
+    """A copy of a whose data starts one byte past an aligned address."""
+    out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def test_misaligned_arrays_reach_the_kernels_aligned(model):
+    """A C-contiguous but misaligned array (np.frombuffer at an odd offset makes one)
+    is copied, not handed to C as it is: the kernels' loads require alignment."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 5)).astype(np.float32)
+    weight = rng.random(6).astype(np.float32)
+    odd = _misaligned(X)
+    assert not odd.flags.aligned and odd.flags.c_contiguous
+    assert model.prepare_features(odd).flags.aligned
+    assert model.prepare_targets(_misaligned(Y_GOOD), 6).flags.aligned
+    checked = fn.validation.as_sample_weight("w", _misaligned(weight), 6, np.float32)
+    assert checked.flags.aligned
+    np.testing.assert_array_equal(model.predict(odd), model.predict(X))
+    assert model.evaluate(odd, Y_GOOD) == model.evaluate(X, Y_GOOD)
+
+
 @pytest.mark.parametrize(
     ("y", "message"),
     [

@@ -6,7 +6,13 @@
  * M, never K): every element of C is computed by one thread in one fixed order, and
  * since neither the path, the K blocking nor the tile grid depends on the thread
  * count, results are bitwise identical for any number of threads.
+ *
+ * The thread count is read once per call, and a caller's scratch is never trusted to
+ * match it: another thread may raise the count between the caller sizing its scratch
+ * and this call reading it, so the call runs on no more threads than the scratch has
+ * slots for (which, as above, changes no result).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -89,9 +95,21 @@ static size_t slot_bytes(const gemm_blocking *blk)
     return (size_t)gemm_round_up((ptrdiff_t)blk->slot_bytes, GEMM_ALIGN);
 }
 
+/* How many slots of `slot` bytes fit in the caller's scratch once aligned (0: none). */
+static int slots_in(void *scratch, size_t bytes, size_t slot)
+{
+    if (scratch == NULL || slot == 0)
+        return 0;
+    const size_t skipped = (size_t)((char *)align_up(scratch) - (char *)scratch);
+    if (bytes <= skipped)
+        return 0;
+    const size_t count = (bytes - skipped) / slot;
+    return count > (size_t)INT_MAX ? INT_MAX : (int)count;
+}
+
 /* The whole call, given its kernels. */
 static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
-                     ptrdiff_t m, ptrdiff_t n, void *scratch)
+                     ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -107,17 +125,24 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     int threads = fnn_get_num_threads();
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
         threads = 1;
+
+    gemm_blocking blk = {0};
+    int fit = 0; /* slots the caller's scratch holds: at most that many threads */
+    if (!small) {
+        blk = gemm_blocking_for(t, m, n, op->k);
+        fit = slots_in(scratch, scratch_bytes, slot_bytes(&blk));
+        if (fit > 0 && fit < threads)
+            threads = fit;
+    }
     const int rows = (int)gemm_min(m, t->strided_rows);
     const grid g = small ? choose_grid(m, n, t->strided_rows, t->strided_cols[rows], threads)
                          : choose_grid(m, n, t->mr, t->nr, threads);
     const int parts = g.tm * g.tn;
 
-    gemm_blocking blk = {0};
     void *owned = NULL;
     char *slots = NULL;
     if (!small) {
-        blk = gemm_blocking_for(t, m, n, op->k);
-        if (scratch == NULL) {
+        if (fit == 0) {
             owned = malloc(slot_bytes(&blk) * (size_t)parts + GEMM_ALIGN);
             if (owned == NULL) {
                 fprintf(stderr, "fastnn: out of memory for GEMM packing buffers\n");
@@ -177,20 +202,22 @@ static gemm_out out_of(int elsize, double alpha, double beta, void *c, ptrdiff_t
 
 void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
                ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-               float beta, float *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch)
+               float beta, float *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch,
+               size_t scratch_bytes)
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(gemm_kernels_for(fnn_simd_level(), 0), &op, &o, m, n, scratch);
+    gemm_run(gemm_kernels_for(fnn_simd_level(), 0), &op, &o, m, n, scratch, scratch_bytes);
 }
 
 void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
                ptrdiff_t rsa, ptrdiff_t csa, const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-               double beta, double *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch)
+               double beta, double *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch,
+               size_t scratch_bytes)
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(gemm_kernels_for(fnn_simd_level(), 1), &op, &o, m, n, scratch);
+    gemm_run(gemm_kernels_for(fnn_simd_level(), 1), &op, &o, m, n, scratch, scratch_bytes);
 }
 
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

@@ -86,14 +86,14 @@ typedef struct gemm_case {
 } gemm_case;
 
 static void call_gemm(const gemm_case *t, const matrix *a, const matrix *b, void *c,
-                      ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch)
+                      ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch, size_t bytes)
 {
     if (t->dbl)
         fnn_dgemm(t->m, t->n, t->k, t->alpha, a->base, a->rs, a->cs, b->base, b->rs, b->cs,
-                  t->beta, c, ldc, epi, scratch);
+                  t->beta, c, ldc, epi, scratch, bytes);
     else
         fnn_sgemm(t->m, t->n, t->k, (float)t->alpha, a->base, a->rs, a->cs, b->base, b->rs,
-                  b->cs, (float)t->beta, c, ldc, epi, scratch);
+                  b->cs, (float)t->beta, c, ldc, epi, scratch, bytes);
 }
 
 static void fail(const gemm_case *t, const char *what, ptrdiff_t i, ptrdiff_t j, double got,
@@ -134,7 +134,7 @@ static void run_case(const gemm_case *t)
     void *scratch = t->use_scratch && bytes ? malloc(bytes) : NULL;
 
     memcpy(c, c0, (size_t)(m * ldc * es));
-    call_gemm(t, &a, &b, c, ldc, &epi, scratch);
+    call_gemm(t, &a, &b, c, ldc, &epi, scratch, bytes);
 
     for (ptrdiff_t i = 0; i < m; i++) {
         for (ptrdiff_t j = 0; j < ldc; j++) {
@@ -173,7 +173,7 @@ static void run_case(const gemm_case *t)
         int threads = fnn_get_num_threads();
         fnn_set_num_threads(threads == 1 ? 2 : 1);
         memcpy(c2, c0, (size_t)(m * ldc * es));
-        call_gemm(t, &a, &b, c2, ldc, &epi, NULL);
+        call_gemm(t, &a, &b, c2, ldc, &epi, NULL, 0);
         fnn_set_num_threads(threads);
         if (memcmp(c, c2, (size_t)(m * ldc * es)) != 0)
             fail(t, "bitwise across thread counts", 0, 0, 0, 0);
@@ -241,15 +241,49 @@ static void test_concurrent_calls(void)
         a[i] = (float)uniform();
     for (int i = 0; i < K * N; i++)
         b[i] = (float)uniform();
-    fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, want, N, NULL, NULL);
+    fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, want, N, NULL, NULL, 0);
 #pragma omp parallel for num_threads(CALLS)
     for (int call = 0; call < CALLS; call++)
-        fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, got + call * M * N, N, NULL, NULL);
+        fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, got + call * M * N, N, NULL, NULL,
+                  0);
     for (int call = 0; call < CALLS; call++)
         if (memcmp(want, got + call * M * N, sizeof(float) * M * N) != 0)
             failures++, fprintf(stderr, "FAIL: concurrent call %d differs\n", call);
     free(a), free(b), free(want), free(got);
 #endif
+}
+
+/* A scratch sized for one thread, called with more: another thread may raise the count
+ * between a caller sizing its scratch and the call. The call must stay inside the
+ * scratch (a guard zone after it keeps its pattern) and give the same bits. */
+static void test_scratch_smaller_than_the_thread_count(void)
+{
+    enum { M = 200, N = 300, K = 400, GUARD = 1 << 16 };
+    const int threads = fnn_get_num_threads();
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N);
+    float *want = malloc(sizeof(float) * M * N), *got = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)uniform();
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)uniform();
+    fnn_set_num_threads(1);
+    const size_t bytes = fnn_gemm_scratch_bytes(0, M, N, K, 1);
+    unsigned char *scratch = malloc(bytes + GUARD);
+    memset(scratch + bytes, 0xA5, GUARD);
+    fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, want, N, NULL, scratch, bytes);
+    fnn_set_num_threads(8);
+    fnn_sgemm(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, got, N, NULL, scratch, bytes);
+    fnn_set_num_threads(threads);
+    for (size_t i = bytes; i < bytes + GUARD; i++) {
+        if (scratch[i] != 0xA5) {
+            failures++;
+            fprintf(stderr, "FAIL: a scratch of %zu bytes was written at byte %zu\n", bytes, i);
+            break;
+        }
+    }
+    if (memcmp(want, got, sizeof(float) * M * N) != 0)
+        failures++, fprintf(stderr, "FAIL: a small scratch with 8 threads changed the result\n");
+    free(a), free(b), free(want), free(got), free(scratch);
 }
 
 static void test_runtime(void)
@@ -278,6 +312,7 @@ int main(void)
         sweep(0);
         sweep(1);
         test_concurrent_calls();
+        test_scratch_smaller_than_the_thread_count();
         printf("level %s: %d cases\n", names[level], cases);
     }
     printf("%s: %d cases, %d failures (detected %s, OpenMP %s)\n",

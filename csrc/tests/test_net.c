@@ -72,6 +72,8 @@ void *aligned_alloc(size_t alignment, size_t size)
 #else
 #define COUNTS_ALLOCATIONS 0
 static long allocations = 0;
+/* C11's, which -std=c99 headers do not declare (every libc we build on has it). */
+void *aligned_alloc(size_t alignment, size_t size);
 #endif
 
 /* ------------------------------------------------------------------ the test network */

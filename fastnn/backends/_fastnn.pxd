@@ -29,12 +29,12 @@ cdef extern from "fastnn.h" nogil:
                    const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const float *b, ptrdiff_t rsb, ptrdiff_t csb,
                    float beta, float *c, ptrdiff_t ldc,
-                   const fnn_epilogue *epi, void *scratch)
+                   const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
     void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                    const double *a, ptrdiff_t rsa, ptrdiff_t csa,
                    const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                    double beta, double *c, ptrdiff_t ldc,
-                   const fnn_epilogue *epi, void *scratch)
+                   const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
     size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                   int threads)
 

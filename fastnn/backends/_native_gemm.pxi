@@ -25,8 +25,8 @@ cdef str _dtype_name(int typenum):
 
 
 cdef cnp.ndarray _matrix(object x, str name, int typenum):
-    """x as a 2-D array of the call's dtype whose strides are whole elements (a copy
-    only in the odd case that they are not)."""
+    """x as a 2-D array of the call's dtype, aligned, whose strides are whole elements (a
+    copy only in the odd case that it is not)."""
     if not isinstance(x, cnp.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>x
@@ -36,8 +36,8 @@ cdef cnp.ndarray _matrix(object x, str name, int typenum):
         raise ValueError(f"{name} must be 2-D, got {x.ndim}-D with shape {x.shape}")
     cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
     cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
-    if st[0] % size or st[1] % size:
-        arr = np.ascontiguousarray(arr)
+    if st[0] % size or st[1] % size or not cnp.PyArray_ISALIGNED(arr):
+        arr = np.array(arr, order="C")  # a new array: aligned, whatever arr was
     return arr
 
 
@@ -53,6 +53,8 @@ cdef cnp.ndarray _output(object x, str name, int typenum, Py_ssize_t m, Py_ssize
         raise ValueError(f"{name} has shape {x.shape}, expected {(m, n)}")
     if not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"{name} is read-only")
+    if not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"{name} must be aligned (its data starts at an odd address)")
     cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
     cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
     if m and n and ((n > 1 and st[1] != size) or (m > 1 and st[0] % size)):
@@ -191,7 +193,7 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
                 raise TypeError(f"bias must be a numpy.ndarray of {_dtype_name(typenum)}")
             if bias.shape != (n,):
                 raise ValueError(f"bias has shape {bias.shape}, expected ({n},)")
-            bias_arr = np.ascontiguousarray(bias)
+            bias_arr = np.require(bias, requirements=["C", "A"])
             epi.bias = cnp.PyArray_DATA(bias_arr)
         if z is not None:
             z_arr = _output(z, "z", typenum, m, n)
@@ -222,9 +224,9 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             fnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
-                      <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL)
+                      <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL, 0)
     else:
         with nogil:
             fnn_dgemm(m, n, k, alpha, <const double *>pa, rsa, csa,
-                      <const double *>pb, rsb, csb, beta, <double *>pc, ldc, &epi, NULL)
+                      <const double *>pb, rsb, csb, beta, <double *>pc, ldc, &epi, NULL, 0)
     return C

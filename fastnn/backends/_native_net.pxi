@@ -3,10 +3,11 @@
 # built once, the optimizer step, and each kernel on its own for the cross-checks.
 #
 # Every entry point checks each array once (type, dtype, dimensions, contiguity,
-# shape, writability) and raises TypeError/ValueError naming the argument, so the C
-# layer never sees an array it cannot handle; then it takes raw pointers and calls C
-# with the GIL released. The steady-state training calls (forward, loss_grad,
-# backward, step) create no arrays: forward returns a cached view, loss_grad a float.
+# alignment, shape, writability) and each description object's type, and raises
+# TypeError/ValueError naming the argument, so the C layer never sees an array it
+# cannot handle; then it takes raw pointers and calls C with the GIL released. The
+# steady-state training calls (forward, loss_grad, backward, step) create no arrays:
+# forward returns a cached view, loss_grad a float.
 
 cimport numpy as cnp
 import numpy as np
@@ -18,7 +19,7 @@ from libc.stdlib cimport free, malloc
 
 from ._fastnn cimport *
 
-from .spec import Act, LayerKind
+from .spec import Act, LayerKind, LossSpec, NetSpec, StepSpec
 
 cnp.import_array()
 
@@ -72,13 +73,16 @@ cdef int _float_typenum(cnp.ndarray a, str name) except -1:
 
 
 cdef int _check(cnp.ndarray a, str name, int typenum, int ndim, bint writable=False) except -1:
-    """a has dtype `typenum`, `ndim` dimensions and C order (and is writable if asked)."""
+    """a has dtype `typenum`, `ndim` dimensions, C order and aligned data (and is
+    writable if asked)."""
     if cnp.PyArray_TYPE(a) != typenum:
         raise TypeError(f"{name} must have dtype {_typenum_name(typenum)}, got {(<object>a).dtype}")
     if cnp.PyArray_NDIM(a) != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {_shape(a)}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
         raise ValueError(f"{name} must be C-contiguous")
+    if not cnp.PyArray_ISALIGNED(a):
+        raise ValueError(f"{name} must be aligned (its data starts at an odd address)")
     if writable and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{name} must be writable")
     return 0
@@ -139,6 +143,9 @@ cdef class NetDesc:
         self.layers = NULL
 
     def __init__(self, net):
+        if not isinstance(net, NetSpec):
+            raise TypeError(f"net must be a fastnn.backends.spec.NetSpec, "
+                            f"got {type(net).__name__}")
         cdef Py_ssize_t count = len(net.layers), i
         if count == 0:
             raise ValueError("net has no layers")
@@ -432,6 +439,9 @@ def net_loss_grad(net, loss, cnp.ndarray params not None, ws, cnp.ndarray y not 
     cdef void *targets = NULL
     _targets(y, desc.typenum, n, desc.n_out, &labels, &targets)
     cdef void *weights = _weights(sample_weight, desc.typenum, n)
+    if not isinstance(loss, LossSpec):
+        raise TypeError(f"loss must be a fastnn.backends.spec.LossSpec, "
+                        f"got {type(loss).__name__}")
     cdef int code = loss.code, status
     cdef double param = loss.param, value = 0
     cdef void *p_params = _data(params)
@@ -529,6 +539,9 @@ cdef fnn_step_spec _last_c_spec
 cdef int _c_step_spec(spec, fnn_step_spec *out) except -1:
     global _last_spec, _last_c_spec
     if spec is not _last_spec:
+        if not isinstance(spec, StepSpec):
+            raise TypeError(f"spec must be a fastnn.backends.spec.StepSpec, "
+                            f"got {type(spec).__name__}")
         kind = int(spec.kind)
         if not FNN_OPT_SGD <= kind <= FNN_OPT_ADAGRAD:
             raise ValueError(f"unknown optimizer code {kind}")
@@ -720,6 +733,8 @@ def loss_grad(int loss, double loss_param, int act, double act_param,
 
 def dropout_mask(seed, step, layer, shape, double rate):
     """The uint8 keep-mask of reference.dropout_mask, from the C kernel."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1), got {rate}")
     shape = tuple(shape)
     cdef cnp.ndarray mask = np.empty(shape, np.uint8)
     cdef uint64_t key = fnn_dropout_key(_u64(seed), _u64(step), _u64(layer))
