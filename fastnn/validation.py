@@ -159,6 +159,7 @@ def is_ready_features(X, n_features: int | None, dtype: np.dtype) -> bool:
         and X.shape[1] == n_features
         and X.shape[0] > 0
         and X.flags.c_contiguous
+        and X.flags.aligned
         and bool(np.isfinite(X).all())
     )
 
