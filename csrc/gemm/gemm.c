@@ -20,21 +20,49 @@
  * about 1 us, as much as ~0.5 MFLOP of work on one core. */
 #define PARALLEL_MIN_FLOPS 5e5
 
-/* The no-packing path serves up to this many rows of C, ... */
-#define SMALL_MAX_ROWS 64
+/* The direct path (gemm_direct.c) serves up to this many rows of C, ... */
+#define DIRECT_MAX_ROWS 64
 
-/* ... or any product this small (packing costs more than it saves), ... */
-#define SMALL_MAX_FLOPS 2e5
+/* ... or any product this small (packing A costs more than it saves), ... */
+#define DIRECT_MAX_FLOPS 2e5
 
-/* ... or C no wider than one packed tile: a packed A block would be used only once.
- * It needs B with unit column stride (X W, X^T dY); other layouts are packed. */
-static int use_small_path(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m,
-                          ptrdiff_t n)
+/* ... or, when A's rows are contiguous, any product whose rows of A are at most this
+ * long: a block of them stays in L1 while it meets every column of B. */
+#define DIRECT_MAX_ROW_BYTES 4096
+
+/* B is read in place when its rows are at most this far apart: further, and every k
+ * step of a strip opens a new 4 KiB page (a TLB miss per row), so B is packed. */
+#define DIRECT_MAX_B_ROW_BYTES 2048
+
+/* Whether the direct path serves the call. Shapes and strides only decide it (and,
+ * inside the path, whether B is packed), so every bit of C is the same for any thread
+ * count. A^T (X^T dY) with long rows goes to the packed path: read in place, each k
+ * step of a tile would load a different row of X, so a page per step. */
+static int use_direct_path(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m,
+                           ptrdiff_t n)
+{
+    static int force = -1;
+    if (force < 0) {
+        const char *e = getenv("FASTNN_GEMM_PATH");
+        force = e ? e[0] : 0;
+    }
+    if (force == 'd')
+        return 1;
+    if (force == 'p')
+        return 0;
+    if (m <= DIRECT_MAX_ROWS || n <= t->nr ||
+        2.0 * (double)m * (double)n * (double)op->k <= DIRECT_MAX_FLOPS)
+        return 1;
+    return op->csa == 1 && op->k * t->elsize <= DIRECT_MAX_ROW_BYTES;
+}
+
+/* Whether the direct path packs B: its columns are not contiguous, or its rows are far
+ * apart and enough rows of C will read them. */
+static int direct_packs_b(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m)
 {
     if (op->csb != 1)
-        return 0;
-    return m <= SMALL_MAX_ROWS || n <= t->nr ||
-           2.0 * (double)m * (double)n * (double)op->k <= SMALL_MAX_FLOPS;
+        return 1;
+    return m > DIRECT_MAX_ROWS && op->rsb * t->elsize > DIRECT_MAX_B_ROW_BYTES;
 }
 
 /* The grid of regions: rows in units of `ra` elements, columns of `ca`. */
@@ -84,9 +112,9 @@ static void *align_up(void *p)
     return (void *)(((uintptr_t)p + GEMM_ALIGN - 1) & ~(uintptr_t)(GEMM_ALIGN - 1));
 }
 
-static size_t slot_bytes(const gemm_blocking *blk)
+static size_t round_slot(size_t bytes)
 {
-    return (size_t)gemm_round_up((ptrdiff_t)blk->slot_bytes, GEMM_ALIGN);
+    return (size_t)gemm_round_up((ptrdiff_t)bytes, GEMM_ALIGN);
 }
 
 /* The whole call, given its kernels. */
@@ -99,26 +127,37 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         /* C = epilogue(beta * C): the kernels with k = 0 read neither A nor B. */
         gemm_operands none = {o->c, 0, 0, o->c, 0, 1, 0};
         gemm_region all = {0, m, 0, n};
-        gemm_small_region(t, &none, o, all);
+        gemm_direct_plan plan = gemm_direct_plan_for(t, n, 0, 0);
+        gemm_direct_region(t, &plan, &none, o, all, NULL);
         return;
     }
 
-    const int small = use_small_path(t, op, m, n);
+    const int direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
         threads = 1;
     const int rows = (int)gemm_min(m, t->strided_rows);
-    const grid g = small ? choose_grid(m, n, t->strided_rows, t->strided_cols[rows], threads)
-                         : choose_grid(m, n, t->mr, t->nr, threads);
+    const int pack_b = direct && direct_packs_b(t, op, m);
+    const grid g = direct ? choose_grid(m, n, t->strided_rows,
+                                        pack_b ? t->nr : t->strided_cols[rows], threads)
+                          : choose_grid(m, n, t->mr, t->nr, threads);
     const int parts = g.tm * g.tn;
 
     gemm_blocking blk = {0};
+    gemm_direct_plan plan = {0};
+    size_t slot = 0;
+    if (direct) {
+        plan = gemm_direct_plan_for(t, n, op->k, pack_b);
+        slot = round_slot(plan.slot_bytes);
+    } else {
+        blk = gemm_blocking_for(t, m, n, op->k);
+        slot = round_slot(blk.slot_bytes);
+    }
     void *owned = NULL;
     char *slots = NULL;
-    if (!small) {
-        blk = gemm_blocking_for(t, m, n, op->k);
+    if (slot > 0) {
         if (scratch == NULL) {
-            owned = malloc(slot_bytes(&blk) * (size_t)parts + GEMM_ALIGN);
+            owned = malloc(slot * (size_t)parts + GEMM_ALIGN);
             if (owned == NULL) {
                 fprintf(stderr, "fastnn: out of memory for GEMM packing buffers\n");
                 abort();
@@ -135,12 +174,12 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
             /* The team may be smaller than asked (nested parallelism, thread limits):
              * a thread then computes several parts, in its own scratch slot. */
             const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-            char *slot = slots ? slots + (size_t)tid * slot_bytes(&blk) : NULL;
+            char *mine = slots ? slots + (size_t)tid * slot : NULL;
             for (int part = tid; part < parts; part += team) {
-                if (small)
-                    gemm_small_region(t, op, o, region_of(&g, part));
+                if (direct)
+                    gemm_direct_region(t, &plan, op, o, region_of(&g, part), mine);
                 else
-                    gemm_blocked_region(t, &blk, op, o, region_of(&g, part), slot);
+                    gemm_blocked_region(t, &blk, op, o, region_of(&g, part), mine);
             }
         }
         free(owned);
@@ -148,8 +187,8 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     }
 #endif
     for (int part = 0; part < parts; part++) {
-        if (small)
-            gemm_small_region(t, op, o, region_of(&g, part));
+        if (direct)
+            gemm_direct_region(t, &plan, op, o, region_of(&g, part), slots);
         else
             gemm_blocked_region(t, &blk, op, o, region_of(&g, part), slots);
     }
@@ -204,8 +243,12 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
      * each slot is sized for the whole of C (an upper bound for any region). */
     size_t most = 0;
     for (int level = FNN_SIMD_SCALAR; level <= fnn_simd_detected(); level++) {
-        gemm_blocking blk = gemm_blocking_for(gemm_kernels_for(level, is_double), m, n, k);
-        size_t bytes = slot_bytes(&blk) * (size_t)threads + GEMM_ALIGN;
+        const gemm_kernels *t = gemm_kernels_for(level, is_double);
+        gemm_blocking blk = gemm_blocking_for(t, m, n, k);
+        gemm_direct_plan plan = gemm_direct_plan_for(t, n, k, 1);
+        size_t slot = round_slot(blk.slot_bytes);
+        slot = round_slot(plan.slot_bytes) > slot ? round_slot(plan.slot_bytes) : slot;
+        size_t bytes = slot * (size_t)threads + GEMM_ALIGN;
         most = bytes > most ? bytes : most;
     }
     return most;

@@ -2,7 +2,7 @@
  * gemm.h - the GEMM's internal interfaces: the call as the driver sees it, how a
  * finished tile is written out, and the table of kernels one SIMD level provides.
  *
- * The driver (gemm.c, gemm_blocked.c, gemm_small.c) is written once for both element
+ * The driver (gemm.c, gemm_blocked.c, gemm_direct.c) is written once for both element
  * types: it moves void pointers and byte offsets and leaves all arithmetic to the
  * typed kernels it finds in a gemm_kernels table (gemm_dispatch.c). Sizes and strides
  * are in elements, as in fastnn.h. Only static inline functions live in this header.
@@ -104,11 +104,15 @@ typedef struct gemm_kernels {
     int mc, kc, nc;         /* cache blocks: multiples of mr, (any), nr */
     gemm_packed_fn *packed;
     gemm_pack_fn *pack;
-    /* the no-packing path: strided[r] computes r rows, 1 <= r <= strided_rows, in
-     * column steps of strided_cols[r] */
+    /* the direct path: strided[r] computes r rows, 1 <= r <= strided_rows, in column
+     * steps of strided_cols[r] from B in place; panel[r] r rows x nr columns from B
+     * packed into nr-wide panels (NULL: strided[r], when it is nr wide); a K x NC block
+     * of B of at most direct_b_bytes is kept in L2 while every row of A passes */
     int strided_rows;
     int strided_cols[GEMM_MAX_ROWS + 1];
     gemm_strided_fn *strided[GEMM_MAX_ROWS + 1];
+    gemm_strided_fn *panel[GEMM_MAX_ROWS + 1];
+    size_t direct_b_bytes;
     /* optional: narrow[r] computes r rows of at most narrow_cols columns, for the last
      * strip of a row block when it is that narrow (narrow_cols 0: none) */
     int narrow_cols;
@@ -159,9 +163,20 @@ typedef struct gemm_blocking {
 gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
                                 ptrdiff_t k);
 
-/* The no-packing path over one region; applies when B has unit column stride. */
-void gemm_small_region(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
-                       gemm_region r);
+/* Geometry of the direct path for a call (gemm_direct.c). */
+typedef struct gemm_direct_plan {
+    ptrdiff_t nc;        /* columns of B per block (a multiple of nr) */
+    int pack_b;          /* B's columns are not contiguous: each block is packed */
+    ptrdiff_t b_pstride; /* elements between packed B panels */
+    size_t slot_bytes;   /* one thread's packing buffer (0 when B is read in place) */
+} gemm_direct_plan;
+
+gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k,
+                                      int pack_b);
+
+/* The direct path over one region, using a slot of plan->slot_bytes bytes. */
+void gemm_direct_region(const gemm_kernels *t, const gemm_direct_plan *plan,
+                        const gemm_operands *op, const gemm_out *o, gemm_region r, void *slot);
 /* The packed (BLIS) path over one region, using a slot of blk.slot_bytes bytes. */
 void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
                          const gemm_operands *op, const gemm_out *o, gemm_region r,
@@ -180,6 +195,17 @@ static inline ptrdiff_t gemm_ceil_div(ptrdiff_t x, ptrdiff_t y) { return (x + y 
 static inline ptrdiff_t gemm_round_up(ptrdiff_t x, ptrdiff_t y)
 {
     return gemm_ceil_div(x, y) * y;
+}
+
+/* Elements of panel storage for `elements` values: whole cache lines, and never a
+ * multiple of 4 KiB, so consecutive panels do not alias in L1 while being packed. */
+static inline ptrdiff_t gemm_panel_stride(ptrdiff_t elements, int elsize)
+{
+    ptrdiff_t line = GEMM_ALIGN / elsize;
+    ptrdiff_t stride = gemm_round_up(elements, line);
+    if ((stride * elsize) % 4096 == 0)
+        stride += line;
+    return stride;
 }
 
 #endif /* FASTNN_GEMM_H */

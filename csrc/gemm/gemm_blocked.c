@@ -20,17 +20,6 @@
  */
 #include "gemm.h"
 
-/* Elements of panel storage for `elements` values: whole cache lines, and never a
- * multiple of 4 KiB, so consecutive panels do not alias in L1 while being packed. */
-static ptrdiff_t panel_stride(ptrdiff_t elements, int elsize)
-{
-    ptrdiff_t line = GEMM_ALIGN / elsize;
-    ptrdiff_t stride = gemm_round_up(elements, line);
-    if ((stride * elsize) % 4096 == 0)
-        stride += line;
-    return stride;
-}
-
 gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {
     gemm_blocking blk;
@@ -38,8 +27,8 @@ gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
     blk.kc = gemm_min(gemm_round_up(gemm_ceil_div(gemm_max(k, 1), kblocks), 8), t->kc);
     blk.mc = gemm_min(t->mc, gemm_round_up(m, t->mr));
     blk.nc = gemm_min(t->nc, gemm_round_up(n, t->nr));
-    blk.a_pstride = panel_stride(t->mr * blk.kc, t->elsize);
-    blk.b_pstride = panel_stride(t->nr * blk.kc, t->elsize);
+    blk.a_pstride = gemm_panel_stride(t->mr * blk.kc, t->elsize);
+    blk.b_pstride = gemm_panel_stride(t->nr * blk.kc, t->elsize);
     size_t a_bytes = (size_t)(blk.mc / t->mr * blk.a_pstride) * (size_t)t->elsize;
     size_t b_bytes = (size_t)(gemm_ceil_div(blk.nc, t->nr) * blk.b_pstride) * (size_t)t->elsize;
     blk.slot_bytes = a_bytes + b_bytes;

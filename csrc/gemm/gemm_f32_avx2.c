@@ -27,6 +27,9 @@
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 4)
+STRIDED(1, 2)
+STRIDED(2, 2)
+STRIDED(3, 2)
 STRIDED(2, 4)
 STRIDED(3, 3)
 STRIDED(4, 2)
@@ -52,6 +55,9 @@ const gemm_kernels gemm_kernels_f32_avx2 = {
     .strided_cols = {0, 32, 32, 24, 16, 16, 16},
     .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
                 strided_6x2},
+    .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
+              strided_6x2},
+    .direct_b_bytes = 1 << 19,
     .narrow_cols = 8,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1},

@@ -32,6 +32,9 @@
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 16)
+STRIDED(1, 2)
+STRIDED(2, 2)
+STRIDED(3, 2)
 STRIDED(2, 8)
 STRIDED(3, 3)
 STRIDED(4, 2)
@@ -64,6 +67,9 @@ const gemm_kernels gemm_kernels_f32_avx512 = {
     .strided_cols = {0, 256, 128, 48, 32, 32, 32, 32, 32},
     .strided = {NULL, strided_1x16, strided_2x8, strided_3x3, strided_4x2, strided_5x2,
                 strided_6x2, strided_7x2, strided_8x2},
+    .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
+              strided_6x2, strided_7x2, strided_8x2},
+    .direct_b_bytes = 1 << 20,
     .narrow_cols = 16,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},
