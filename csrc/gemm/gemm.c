@@ -1,20 +1,18 @@
 /*
- * gemm.c - fnn_sgemm / fnn_dgemm: choose the path (no packing or packed), split C
- * among threads, and hand each thread its region and its slot of scratch.
+ * gemm.c - fnn_sgemm / fnn_dgemm: choose the path (direct or packed), cut C into tasks
+ * for fastnn's thread pool, and hand each task's thread its slot of scratch.
  *
- * Threads split C into a grid of rectangles aligned to the kernels' tiles (N and/or
- * M, never K): every element of C is computed by one thread in one fixed order, and
- * since neither the path, the K blocking nor the tile grid depends on the thread
- * count, results are bitwise identical for any number of threads.
+ * Tasks are rectangles of C aligned to the kernels' tiles (N and/or M, never K): every
+ * element of C is computed by one kernel call, on one thread, in one fixed order. The
+ * path and the K blocking depend on shapes and strides only, and a kernel gives an
+ * element the same bits whatever tile it falls in, so results are bitwise identical for
+ * any number of threads and whichever thread runs a task.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "gemm.h"
 
-#ifdef FASTNN_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 /* Below this much work a call runs on the calling thread alone: waking a team costs
  * about 1 us, as much as ~0.5 MFLOP of work on one core. */
@@ -65,15 +63,19 @@ static int direct_packs_b(const gemm_kernels *t, const gemm_operands *op, ptrdif
     return m > DIRECT_MAX_ROWS && op->rsb * t->elsize > DIRECT_MAX_B_ROW_BYTES;
 }
 
-/* The grid of regions: rows in units of `ra` elements, columns of `ca`. */
+/* A grid of tm x tn regions of C, rows in units of `ra` elements, columns of `ca`. The
+ * regions are the tasks of a call, numbered down each column of the grid first, so the
+ * contiguous range of tasks a thread is offered first (fnn_parallel_for) is a slice of
+ * N: its part of B stays in its own core's caches. */
 typedef struct grid {
     int tm, tn;
     ptrdiff_t m, n, ra, ca;
 } grid;
 
-/* The grid of at most `threads` regions with the smallest largest region (that is the
- * time a call takes), then the fewest regions, then the least packing (rows + cols). */
-static grid choose_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, int threads)
+/* The packed path's grid: at most `threads` regions with the smallest largest region
+ * (that is the time a call takes), then the fewest regions, then the least packing
+ * (rows + cols); each region packs its own blocks of A and B. */
+static grid packed_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, int threads)
 {
     const ptrdiff_t um = gemm_ceil_div(m, ra), un = gemm_ceil_div(n, ca);
     grid best = {1, 1, m, n, ra, ca};
@@ -95,10 +97,41 @@ static grid choose_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, in
     return best;
 }
 
+/* Tasks per thread the direct path aims at: enough that a thread which finishes early
+ * (or a core another process holds) is evened out by taking the others' last tasks. */
+#define TASKS_PER_THREAD 4
+
+/* ... as long as a task keeps this much work (a few microseconds). */
+#define MIN_TASK_FLOPS 5e5
+
+/* The direct path's grid: N split among the threads first (each reads only its columns
+ * of B), then M into row groups for balance. With B packed a task packs its own
+ * columns, so it takes all rows (no packing twice). */
+static grid direct_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t ra, ptrdiff_t ca,
+                        int threads, int pack_b)
+{
+    const ptrdiff_t um = gemm_ceil_div(m, ra), un = gemm_ceil_div(n, ca);
+    const double flops = 2.0 * (double)m * (double)n * (double)k;
+    grid g = {1, 1, m, n, ra, ca};
+    if (threads <= 1)
+        return g;
+    if (pack_b) {
+        g.tn = (int)gemm_min(un, TASKS_PER_THREAD * threads);
+        while (g.tn > threads && flops / g.tn < MIN_TASK_FLOPS)
+            g.tn--;
+        return g;
+    }
+    g.tn = (int)gemm_min(un, threads);
+    g.tm = (int)gemm_min(um, gemm_ceil_div(TASKS_PER_THREAD * threads, g.tn));
+    while (g.tm > 1 && flops / (g.tm * g.tn) < MIN_TASK_FLOPS)
+        g.tm--;
+    return g;
+}
+
 static gemm_region region_of(const grid *g, int part)
 {
     const ptrdiff_t um = gemm_ceil_div(g->m, g->ra), un = gemm_ceil_div(g->n, g->ca);
-    const int qm = part / g->tn, qn = part % g->tn;
+    const int qn = part / g->tm, qm = part % g->tm;
     gemm_region r;
     r.i0 = gemm_min(qm * um / g->tm * g->ra, g->m);
     r.i1 = gemm_min((qm + 1) * um / g->tm * g->ra, g->m);
@@ -117,6 +150,30 @@ static size_t round_slot(size_t bytes)
     return (size_t)gemm_round_up((ptrdiff_t)bytes, GEMM_ALIGN);
 }
 
+/* One call as its tasks see it. */
+typedef struct gemm_call {
+    const gemm_kernels *t;
+    const gemm_operands *op;
+    const gemm_out *o;
+    int direct;
+    gemm_direct_plan plan;
+    gemm_blocking blk;
+    grid g;
+    char *slots; /* one slot of `slot` bytes per thread, or NULL */
+    size_t slot;
+} gemm_call;
+
+static void run_task(void *ctx, ptrdiff_t task, int worker)
+{
+    const gemm_call *c = (const gemm_call *)ctx;
+    const gemm_region r = region_of(&c->g, (int)task);
+    char *slot = c->slots ? c->slots + (size_t)worker * c->slot : NULL;
+    if (c->direct)
+        gemm_direct_region(c->t, &c->plan, c->op, c->o, r, slot);
+    else
+        gemm_blocked_region(c->t, &c->blk, c->op, c->o, r, slot);
+}
+
 /* The whole call, given its kernels. */
 static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
                      ptrdiff_t m, ptrdiff_t n, void *scratch)
@@ -132,66 +189,44 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         return;
     }
 
-    const int direct = use_direct_path(t, op, m, n);
+    gemm_call c = {0};
+    c.t = t, c.op = op, c.o = o;
+    c.direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
         threads = 1;
-    const int rows = (int)gemm_min(m, t->strided_rows);
-    const int pack_b = direct && direct_packs_b(t, op, m);
-    const grid g = direct ? choose_grid(m, n, t->strided_rows,
-                                        pack_b ? t->nr : t->strided_cols[rows], threads)
-                          : choose_grid(m, n, t->mr, t->nr, threads);
-    const int parts = g.tm * g.tn;
-
-    gemm_blocking blk = {0};
-    gemm_direct_plan plan = {0};
-    size_t slot = 0;
-    if (direct) {
-        plan = gemm_direct_plan_for(t, n, op->k, pack_b);
-        slot = round_slot(plan.slot_bytes);
+    if (c.direct) {
+        const int pack_b = direct_packs_b(t, op, m);
+        const int rows = (int)gemm_min(m, t->strided_rows);
+        c.plan = gemm_direct_plan_for(t, n, op->k, pack_b);
+        c.slot = round_slot(c.plan.slot_bytes);
+        c.g = direct_grid(m, n, op->k, t->strided_rows, pack_b ? t->nr : t->strided_cols[rows],
+                          threads, pack_b);
     } else {
-        blk = gemm_blocking_for(t, m, n, op->k);
-        slot = round_slot(blk.slot_bytes);
+        c.blk = gemm_blocking_for(t, m, n, op->k);
+        c.slot = round_slot(c.blk.slot_bytes);
+        c.g = packed_grid(m, n, t->mr, t->nr, threads);
     }
+    const int parts = c.g.tm * c.g.tn;
+    if (parts < threads)
+        threads = parts;
+
     void *owned = NULL;
-    char *slots = NULL;
-    if (slot > 0) {
+    if (c.slot > 0) {
         if (scratch == NULL) {
-            owned = malloc(slot * (size_t)parts + GEMM_ALIGN);
+            owned = malloc(c.slot * (size_t)threads + GEMM_ALIGN);
             if (owned == NULL) {
                 fprintf(stderr, "fastnn: out of memory for GEMM packing buffers\n");
                 abort();
             }
             scratch = owned;
         }
-        slots = (char *)align_up(scratch);
+        c.slots = (char *)align_up(scratch);
     }
-
-#ifdef FASTNN_HAVE_OPENMP
-    if (parts > 1) {
-#pragma omp parallel num_threads(parts)
-        {
-            /* The team may be smaller than asked (nested parallelism, thread limits):
-             * a thread then computes several parts, in its own scratch slot. */
-            const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-            char *mine = slots ? slots + (size_t)tid * slot : NULL;
-            for (int part = tid; part < parts; part += team) {
-                if (direct)
-                    gemm_direct_region(t, &plan, op, o, region_of(&g, part), mine);
-                else
-                    gemm_blocked_region(t, &blk, op, o, region_of(&g, part), mine);
-            }
-        }
-        free(owned);
-        return;
-    }
-#endif
-    for (int part = 0; part < parts; part++) {
-        if (direct)
-            gemm_direct_region(t, &plan, op, o, region_of(&g, part), slots);
-        else
-            gemm_blocked_region(t, &blk, op, o, region_of(&g, part), slots);
-    }
+    if (parts == 1)
+        run_task(&c, 0, 0);
+    else
+        fnn_parallel_for(parts, threads, run_task, &c);
     free(owned);
 }
 
