@@ -14,9 +14,13 @@
 #include "gemm.h"
 
 
-/* Below this much work a call runs on the calling thread alone: waking a team costs
- * about 1 us, as much as ~0.5 MFLOP of work on one core. */
+/* Below this much work a call runs on the calling thread alone: handing tasks to the
+ * pool costs about 1 us, as much as ~0.5 MFLOP of work on one core, ... */
 #define PARALLEL_MIN_FLOPS 5e5
+
+/* ... unless it streams this much of B through few rows (a GEMV at batch 1: bound by
+ * reading B, which two cores do from their own caches, each its half of the columns). */
+#define PARALLEL_MIN_B_BYTES (256 << 10)
 
 /* The direct path (gemm_direct.c) serves up to this many rows of C, ... */
 #define DIRECT_MAX_ROWS 64
@@ -238,15 +242,20 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     c.t = t, c.op = op, c.o = o;
     c.direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
-    if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
+    if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS &&
+        (m > DIRECT_MAX_ROWS || (size_t)(n * op->k * t->elsize) < PARALLEL_MIN_B_BYTES))
         threads = 1;
     if (c.direct) {
         const int pack_b = direct_packs_b(t, op, m);
         const int rows = (int)gemm_min(m, t->strided_rows);
+        /* columns in units of the kernels' strips, or half strips where a kernel for
+         * those exists (so that two threads can share a GEMV of 256 columns) */
+        const ptrdiff_t unit = pack_b ? t->nr
+                               : t->half[rows] ? t->strided_cols[rows] / 2
+                                               : t->strided_cols[rows];
         c.plan = gemm_direct_plan_for(t, n, op->k, pack_b);
         c.slot = round_slot(c.plan.slot_bytes);
-        c.g = direct_grid(m, n, op->k, t->strided_rows, pack_b ? t->nr : t->strided_cols[rows],
-                          threads, pack_b);
+        c.g = direct_grid(m, n, op->k, t->strided_rows, unit, threads, pack_b);
     } else {
         c.blk = gemm_blocking_for(t, m, n, op->k);
         c.slot = round_slot(c.blk.slot_bytes);

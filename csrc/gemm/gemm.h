@@ -113,6 +113,9 @@ typedef struct gemm_kernels {
     gemm_strided_fn *strided[GEMM_MAX_ROWS + 1];
     gemm_strided_fn *panel[GEMM_MAX_ROWS + 1];
     size_t direct_b_bytes;
+    /* optional: half[r] computes r rows in strips of half strided_cols[r], for a strip
+     * that narrow (a GEMV of 128 columns, or its half of 256 on one of two threads) */
+    gemm_strided_fn *half[GEMM_MAX_ROWS + 1];
     /* optional: narrow[r] computes r rows of at most narrow_cols columns, for the last
      * strip of a row block when it is that narrow (narrow_cols 0: none) */
     int narrow_cols;

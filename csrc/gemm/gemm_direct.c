@@ -51,7 +51,11 @@ static void direct_block(const gemm_kernels *t, const gemm_operands *op, const g
         for (ptrdiff_t j = j0; j < j1; j += width) {
             const int nr = (int)gemm_min(width, j1 - j);
             const char *bj = pstride ? b + (j - j0) / t->nr * pstride * es : b + (j - j0) * es;
-            gemm_strided_fn *fn = nr <= t->narrow_cols ? t->narrow[rows] : kernel;
+            gemm_strided_fn *fn = kernel;
+            if (nr <= t->narrow_cols)
+                fn = t->narrow[rows];
+            else if (!pstride && t->half[rows] && 2 * nr <= width)
+                fn = t->half[rows];
             fn(op->k, a, op->rsa, op->csa, bj, rsb, nr, o, i, j);
         }
     }

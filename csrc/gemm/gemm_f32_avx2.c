@@ -5,6 +5,7 @@
  *   packed   6 x 16: 12 ymm accumulators, per k step 2 loads of B + 6 broadcasts of A for 12
  *            FMAs (BLIS haswell's 6 x 16)
  *   strided  r x 16 for r = 4..6 rows; 1 and 2 rows take 32 columns and 3 rows 24
+ *   half     1 x 16, 2 x 16;  panel  r x 16 for every r, from 16-wide B panels
  *   narrow   r x 8 for a last strip of at most 8 columns
  */
 #include "gemm_avx2.h"
@@ -28,13 +29,13 @@
 
 STRIDED(1, 4)
 STRIDED(1, 2)
-STRIDED(2, 2)
-STRIDED(3, 2)
 STRIDED(2, 4)
+STRIDED(2, 2)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
 STRIDED(6, 2)
+STRIDED(3, 2)
 STRIDED(1, 1)
 STRIDED(2, 1)
 STRIDED(3, 1)
@@ -58,6 +59,7 @@ const gemm_kernels gemm_kernels_f32_avx2 = {
     .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
               strided_6x2},
     .direct_b_bytes = 1 << 19,
+    .half = {NULL, strided_1x2, strided_2x2},
     .narrow_cols = 8,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1},

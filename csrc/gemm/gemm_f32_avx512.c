@@ -9,6 +9,10 @@
  *            strips, for enough independent sums in flight and, at batch 1 (a GEMV
  *            bound by reading B), whole rows of B read contiguously (8 us for a
  *            784 x 256 W here, 13 us in 128-column strips)
+ *   half     1 x 128, 2 x 64 for strips of at most half that width: a 256 -> 128
+ *            layer at batch 1 (1.7 us instead of 3.0 with half the lanes masked), or
+ *            one thread's half of a 256-column GEMV
+ *   panel    r x 32 for every r, reading B packed into 32-wide panels
  *   narrow   r x 16 for a last strip of at most 16 columns (N = 10 output layers)
  *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
@@ -32,16 +36,18 @@
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 16)
-STRIDED(1, 2)
-STRIDED(2, 2)
-STRIDED(3, 2)
+STRIDED(1, 8)
 STRIDED(2, 8)
+STRIDED(2, 4)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
 STRIDED(6, 2)
 STRIDED(7, 2)
 STRIDED(8, 2)
+STRIDED(1, 2)
+STRIDED(2, 2)
+STRIDED(3, 2)
 STRIDED(1, 1)
 STRIDED(2, 1)
 STRIDED(3, 1)
@@ -70,6 +76,7 @@ const gemm_kernels gemm_kernels_f32_avx512 = {
     .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
               strided_6x2, strided_7x2, strided_8x2},
     .direct_b_bytes = 1 << 20,
+    .half = {NULL, strided_1x8, strided_2x4},
     .narrow_cols = 16,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},

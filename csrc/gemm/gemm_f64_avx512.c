@@ -4,6 +4,7 @@
  *
  *   packed   8 x 16: 16 zmm accumulators, 2 loads + 8 broadcasts per 16 FMAs
  *   strided  r x 16 for r = 4..8 rows, 3 x 24, 2 x 64, 1 x 128
+ *   half     1 x 64, 2 x 32;  panel  r x 16 for every r, from 16-wide B panels
  *   narrow   r x 8 for a last strip of at most 8 columns
  *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
@@ -27,16 +28,18 @@
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 16)
-STRIDED(1, 2)
-STRIDED(2, 2)
-STRIDED(3, 2)
+STRIDED(1, 8)
 STRIDED(2, 8)
+STRIDED(2, 4)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
 STRIDED(6, 2)
 STRIDED(7, 2)
 STRIDED(8, 2)
+STRIDED(1, 2)
+STRIDED(2, 2)
+STRIDED(3, 2)
 STRIDED(1, 1)
 STRIDED(2, 1)
 STRIDED(3, 1)
@@ -62,6 +65,7 @@ const gemm_kernels gemm_kernels_f64_avx512 = {
     .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
               strided_6x2, strided_7x2, strided_8x2},
     .direct_b_bytes = 1 << 20,
+    .half = {NULL, strided_1x8, strided_2x4},
     .narrow_cols = 8,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1, strided_7x1, strided_8x1},
