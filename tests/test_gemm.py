@@ -112,6 +112,8 @@ def random(rng, shape, dtype):
         (784, 256, 128),
         (128, 10, 128),
         (1, 256, 784),
+        (1, 1000, 70),  # a wide GEMV: B in chunks of rows across all columns
+        (1, 517, 9),
         (16, 128, 256),
         (97, 89, 131),
         (300, 257, 299),
@@ -199,7 +201,8 @@ def test_alpha_zero_does_not_read_a_or_b():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ["linear", "relu"])
 @pytest.mark.parametrize(
-    ("m", "n", "k"), [(1, 256, 784), (128, 256, 784), (33, 10, 65), (5, 3, 900)]
+    ("m", "n", "k"),
+    [(1, 256, 784), (1, 600, 130), (128, 256, 784), (33, 10, 65), (5, 3, 900)],
 )
 def test_forward_epilogue(level, m, n, k, act, dtype):
     rng = np.random.default_rng(k)

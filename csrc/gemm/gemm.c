@@ -233,7 +233,7 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         /* C = epilogue(beta * C): the kernels with k = 0 read neither A nor B. */
         gemm_operands none = {o->c, 0, 0, o->c, 0, 1, 0};
         gemm_region all = {0, m, 0, n};
-        gemm_direct_plan plan = gemm_direct_plan_for(t, n, 0, 0);
+        gemm_direct_plan plan = gemm_direct_plan_for(t, m, n, 0, 0);
         gemm_direct_region(t, &plan, &none, o, all, NULL);
         return;
     }
@@ -253,7 +253,7 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         const ptrdiff_t unit = pack_b ? t->nr
                                : t->half[rows] ? t->strided_cols[rows] / 2
                                                : t->strided_cols[rows];
-        c.plan = gemm_direct_plan_for(t, n, op->k, pack_b);
+        c.plan = gemm_direct_plan_for(t, m, n, op->k, pack_b);
         c.slot = round_slot(c.plan.slot_bytes);
         c.g = direct_grid(m, n, op->k, t->strided_rows, unit, threads, pack_b);
     } else {
@@ -330,9 +330,11 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
     for (int level = FNN_SIMD_SCALAR; level <= fnn_simd_detected(); level++) {
         const gemm_kernels *t = gemm_kernels_for(level, is_double);
         gemm_blocking blk = gemm_blocking_for(t, m, n, k);
-        gemm_direct_plan plan = gemm_direct_plan_for(t, n, k, 1);
+        gemm_direct_plan packing = gemm_direct_plan_for(t, m, n, k, 1);
+        gemm_direct_plan gemv = gemm_direct_plan_for(t, m, n, k, 0);
         size_t slot = round_slot(blk.slot_bytes);
-        slot = round_slot(plan.slot_bytes) > slot ? round_slot(plan.slot_bytes) : slot;
+        slot = round_slot(packing.slot_bytes) > slot ? round_slot(packing.slot_bytes) : slot;
+        slot = round_slot(gemv.slot_bytes) > slot ? round_slot(gemv.slot_bytes) : slot;
         size_t bytes = slot * (size_t)threads + GEMM_ALIGN;
         most = bytes > most ? bytes : most;
     }

@@ -70,6 +70,13 @@ typedef void gemm_strided_fn(ptrdiff_t k, const void *a, ptrdiff_t rsa, ptrdiff_
                              const void *b, ptrdiff_t rsb, int nr, const gemm_out *o,
                              ptrdiff_t i, ptrdiff_t j);
 
+/* Row GEMV: the one row of C at (i, j), n columns (any n), from A(0, p) at a[p*csa] and
+ * B(p, c) at b[p*rsb + c], B read a few rows at a time across all n columns; `acc` is
+ * n elements of scratch for the partial sums. Same bits as the strided kernels. */
+typedef void gemm_gemv_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const void *b,
+                          ptrdiff_t rsb, ptrdiff_t n, void *acc, const gemm_out *o, ptrdiff_t i,
+                          ptrdiff_t j);
+
 /* Column kernels (narrow C, A with unit row stride): the function for NC columns
  * computes rows <= the table's columns_rows rows x NC columns, A(r, p) at a[r + p*csa],
  * B(p, c) at b[p*rsb + c]; see gemm_columns_avx512.c. */
@@ -113,6 +120,9 @@ typedef struct gemm_kernels {
     gemm_strided_fn *strided[GEMM_MAX_ROWS + 1];
     gemm_strided_fn *panel[GEMM_MAX_ROWS + 1];
     size_t direct_b_bytes;
+    /* optional: a row GEMV for one row of C wider than strided_cols[1] (one pass over
+     * B instead of a strided pass per strip) */
+    gemm_gemv_fn *gemv;
     /* optional: half[r] computes r rows in strips of half strided_cols[r], for a strip
      * that narrow (a GEMV of 128 columns, or its half of 256 on one of two threads) */
     gemm_strided_fn *half[GEMM_MAX_ROWS + 1];
@@ -170,12 +180,13 @@ gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
 typedef struct gemm_direct_plan {
     ptrdiff_t nc;        /* columns of B per block (a multiple of nr) */
     int pack_b;          /* B's columns are not contiguous: each block is packed */
+    int gemv;            /* one row of C, wide: the row GEMV, acc in the slot */
     ptrdiff_t b_pstride; /* elements between packed B panels */
-    size_t slot_bytes;   /* one thread's packing buffer (0 when B is read in place) */
+    size_t slot_bytes;   /* one thread's buffer: packed B, or the GEMV's partial sums */
 } gemm_direct_plan;
 
-gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k,
-                                      int pack_b);
+gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
+                                      ptrdiff_t k, int pack_b);
 
 /* The direct path over one region, using a slot of plan->slot_bytes bytes. */
 void gemm_direct_region(const gemm_kernels *t, const gemm_direct_plan *plan,

@@ -61,8 +61,8 @@ static void direct_block(const gemm_kernels *t, const gemm_operands *op, const g
     }
 }
 
-gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k,
-                                      int pack_b)
+gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
+                                      ptrdiff_t k, int pack_b)
 {
     gemm_direct_plan plan;
     /* As many columns as keep the K x NC block of B within the L2 share, whole panels. */
@@ -73,6 +73,12 @@ gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t n, ptrdif
     plan.b_pstride = pack_b ? gemm_panel_stride(t->nr * gemm_max(k, 1), t->elsize) : 0;
     plan.slot_bytes =
         pack_b ? (size_t)(plan.nc / t->nr * plan.b_pstride) * (size_t)t->elsize : 0;
+    /* One row reads B once, nothing to keep in L2: the row GEMV, over all columns. */
+    plan.gemv = m == 1 && k > 0 && !pack_b && t->gemv && n > t->strided_cols[1];
+    if (plan.gemv) {
+        plan.nc = gemm_round_up(n, t->nr);
+        plan.slot_bytes = (size_t)plan.nc * (size_t)t->elsize;
+    }
     return plan;
 }
 
@@ -83,6 +89,12 @@ void gemm_direct_region(const gemm_kernels *t, const gemm_direct_plan *plan,
     if (op->csb == 1 && op->rsa == 1 && r.j1 - r.j0 <= t->columns_max && r.j1 > r.j0 &&
         op->k > 0) {
         columns_region(t, op, o, r);
+        return;
+    }
+    if (plan->gemv) {
+        for (ptrdiff_t i = r.i0; i < r.i1; i++)
+            t->gemv(op->k, gemm_at(op->a, i * op->rsa, es), op->csa,
+                    gemm_at(op->b, r.j0, es), op->rsb, r.j1 - r.j0, slot, o, i, r.j0);
         return;
     }
     for (ptrdiff_t jc = r.j0; jc < r.j1; jc += plan->nc) {

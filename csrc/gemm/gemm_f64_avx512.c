@@ -25,6 +25,7 @@
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2
+#define GEMV_NV 16
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 16)
@@ -65,6 +66,7 @@ const gemm_kernels gemm_kernels_f64_avx512 = {
     .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
               strided_6x2, strided_7x2, strided_8x2},
     .direct_b_bytes = 1 << 20,
+    .gemv = gemv_row,
     .half = {NULL, strided_1x8, strided_2x4},
     .narrow_cols = 8,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
