@@ -117,6 +117,7 @@ def random(rng, shape, dtype):
         (16, 128, 256),
         (97, 89, 131),
         (300, 257, 299),
+        (200, 288, 150),  # N a multiple of the wide packed tile (48 floats, 24 doubles)
     ],
 )
 def test_orientations_match_numpy(level, m, n, k, trans_a, trans_b, dtype):
@@ -365,7 +366,7 @@ import numpy as np
 from fastnn.backends import _native as nv
 rng = np.random.default_rng(5)
 shapes = [(128, 256, 784), (128, 784, 256), (784, 256, 128), (70, 33, 300), (300, 257, 99),
-          (9, 40, 1000), (1, 300, 50), (65, 10, 129)]
+          (9, 40, 1000), (1, 300, 50), (65, 10, 129), (100, 288, 70)]
 levels = nv.SIMD_LEVELS[: nv.SIMD_LEVELS.index(nv.simd_detected()) + 1]
 worst = 0.0
 for level, (m, n, k), ta, tb, dtype, threads in itertools.product(

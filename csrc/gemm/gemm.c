@@ -259,7 +259,7 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     } else {
         c.blk = gemm_blocking_for(t, m, n, op->k);
         c.slot = round_slot(c.blk.slot_bytes);
-        c.g = packed_grid(m, n, t->mr, t->nr, threads);
+        c.g = packed_grid(m, n, t->mr, c.blk.nr, threads);
     }
     const int parts = c.g.tm * c.g.tn;
     if (parts < threads)

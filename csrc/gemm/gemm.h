@@ -21,7 +21,7 @@
 #define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
 #define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
 #define GEMM_MAX_NV 16      /* vectors per row of a register tile, at most */
-#define GEMM_MAX_TILE 16    /* vectors in a register tile, at most */
+#define GEMM_MAX_TILE 24    /* vectors in a register tile, at most */
 #define GEMM_MAX_COLUMNS 12 /* columns of a column kernel, at most */
 
 /* How a finished tile of C is written: c = epilogue(alpha * acc + beta * c).
@@ -111,6 +111,9 @@ typedef struct gemm_kernels {
     int mc, kc, nc;         /* cache blocks: multiples of mr, (any), nr */
     gemm_packed_fn *packed;
     gemm_pack_fn *pack;
+    /* optional: a wider packed tile, mr x nr_wide, for products whose N it fills */
+    int nr_wide;
+    gemm_packed_fn *packed_wide;
     /* the direct path: strided[r] computes r rows, 1 <= r <= strided_rows, in column
      * steps of strided_cols[r] from B in place; panel[r] r rows x nr columns from B
      * packed into nr-wide panels (NULL: strided[r], when it is nr wide); a K x NC block
@@ -166,6 +169,8 @@ typedef struct gemm_region {
 /* Geometry of the blocked path's packing buffers for a call, shared by the driver and
  * the scratch-size query so they cannot disagree. */
 typedef struct gemm_blocking {
+    int nr;              /* the tile's columns: the table's nr or nr_wide */
+    gemm_packed_fn *kernel;
     ptrdiff_t kc;        /* the K block (K split into equal blocks of at most KC) */
     ptrdiff_t mc, nc;    /* M and N blocks */
     ptrdiff_t a_pstride; /* elements between A micro-panels */

@@ -2,7 +2,8 @@
  * gemm_f64_avx512.c - double kernels for AVX-512F, from the template
  * gemm_simd_kernel.inc (the float file explains the shapes):
  *
- *   packed   8 x 16: 16 zmm accumulators, 2 loads + 8 broadcasts per 16 FMAs
+ *   packed   8 x 16: 16 zmm accumulators, 2 loads + 8 broadcasts per 16 FMAs; 8 x 24
+ *            where N is nearly a multiple of 24 (1024^3 ~5 % faster)
  *   strided  r x 16 for r = 4..8 rows, 3 x 24, 2 x 64, 1 x 128
  *   half     1 x 64, 2 x 32;  panel  r x 16 for every r, from 16-wide B panels
  *   narrow   r x 8 for a last strip of at most 8 columns
@@ -25,6 +26,7 @@
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2
+#define PACKED_WIDE_NV 3
 #define GEMV_NV 16
 #include "gemm_simd_kernel.inc"
 
@@ -58,6 +60,8 @@ const gemm_kernels gemm_kernels_f64_avx512 = {
     .elsize = 8,
     .mr = PACKED_MR, .nr = PACKED_NR, .mc = 144, .kc = 256, .nc = 512,
     .packed = packed_kernel,
+    .nr_wide = PACKED_WIDE_NV * LANES,
+    .packed_wide = packed_wide_kernel,
     .pack = gemm_pack_avx512_f64,
     .strided_rows = 8,
     .strided_cols = {0, 128, 64, 24, 16, 16, 16, 16, 16},
