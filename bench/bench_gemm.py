@@ -25,6 +25,7 @@ SHAPES = {
     "256-128,batch128": (128, 128, 256),
     "128-10,batch128": (128, 10, 128),
     "784-256,batch1": (1, 256, 784),
+    "2048-2048,batch512": (512, 2048, 2048),
 }
 # NN: Z = X W;  NT: dX = dZ W^T (m x n times (k x n)^T);  TN: dW = X^T dZ.
 ORIENTATIONS = ("NN", "NT", "TN")

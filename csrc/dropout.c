@@ -32,18 +32,28 @@ uint32_t fnn_dropout_threshold(double rate)
     return !(t > 0) ? 0u : t >= (double)(1u << FNN_DROPOUT_BITS) ? (1u << FNN_DROPOUT_BITS) : (uint32_t)t;
 }
 
+typedef struct mask_job {
+    uint64_t key;
+    uint32_t threshold;
+    ptrdiff_t first, count;
+    uint8_t *mask;
+} mask_job;
+
+static void mask_task(void *ctx, ptrdiff_t c, int worker)
+{
+    const mask_job *j = (const mask_job *)ctx;
+    ptrdiff_t start = c * FNN_DROPOUT_CHUNK;
+    ptrdiff_t len = j->count - start < FNN_DROPOUT_CHUNK ? j->count - start : FNN_DROPOUT_CHUNK;
+    (void)worker;
+    FNN_DISPATCH(fnn_dropout_mask, j->key, j->threshold, j->first + start, len, j->mask + start);
+}
+
 void fnn_dropout_mask(uint64_t key, uint32_t threshold, ptrdiff_t first, ptrdiff_t count,
                       uint8_t *mask)
 {
-    ptrdiff_t chunks = (count + FNN_DROPOUT_CHUNK - 1) / FNN_DROPOUT_CHUNK;
-#ifdef FASTNN_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(fnn_get_num_threads()) if (chunks > 1)
-#endif
-    for (ptrdiff_t c = 0; c < chunks; c++) {
-        ptrdiff_t start = c * FNN_DROPOUT_CHUNK;
-        ptrdiff_t len = count - start < FNN_DROPOUT_CHUNK ? count - start : FNN_DROPOUT_CHUNK;
-        FNN_DISPATCH(fnn_dropout_mask, key, threshold, first + start, len, mask + start);
-    }
+    mask_job j = {key, threshold, first, count, mask};
+    fnn_parallel_for((count + FNN_DROPOUT_CHUNK - 1) / FNN_DROPOUT_CHUNK,
+                     fnn_get_num_threads(), mask_task, &j);
 }
 
 /* x * (mask ? scale : 0) is what reference's x * (mask * scale) computes, bit for bit. */

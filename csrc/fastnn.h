@@ -72,6 +72,24 @@ int fnn_openmp_enabled(void);
 void fnn_set_num_threads(int n);
 int fnn_get_num_threads(void);
 
+/* ------------------------------------------------------------------ parallel loops */
+
+/* One task of fnn_parallel_for: `task` in [0, n); `worker` in [0, threads) names the
+ * thread running it (the caller is 0), for per-thread scratch. */
+typedef void fnn_task_fn(void *ctx, ptrdiff_t task, int worker);
+
+/* Runs fn(ctx, i, worker) once for every i in [0, n), on up to `threads` threads of
+ * fastnn's pool (the caller is one of them), and returns when all have run. Thread t is
+ * offered the contiguous range of tasks [n*t/threads, n*(t+1)/threads) in order; a
+ * thread that runs out takes the others' remaining tasks from their end. So a thread
+ * the OS does not schedule delays nothing: its tasks are run by the others, and the
+ * call waits only for tasks already started. Tasks must not depend on which thread runs
+ * them or in what order; then neither do results. A call from inside a task, or while
+ * another thread's call is running, runs its tasks on the calling thread. Workers run
+ * with the caller's floating-point control state (flush-to-zero, rounding). Idle
+ * workers poll for ~0.2 ms, then sleep. Serial in builds without threads. */
+void fnn_parallel_for(ptrdiff_t n, int threads, fnn_task_fn *fn, void *ctx);
+
 /* ------------------------------------------------------------------ GEMM */
 
 /* What to do with each element of C once its full K-sum `acc` is known.

@@ -3,7 +3,7 @@
  *
  * The trainable part of the buffer is a few [start, stop) segments; a step treats
  * their concatenation as one vector of L elements cut into fixed chunks (the chunk
- * size depends on L only). OpenMP threads take whole chunks; every element's update
+ * size depends on L only). Threads (fnn_parallel_for) take whole chunks; every element's update
  * is independent of the others, and the one reduction (the clipnorm norm) is a sum of
  * per-chunk partial sums in chunk order, so the result is the same bits for any
  * thread count. The per-element rules are optim_loops.inc, built per ISA.
@@ -45,16 +45,6 @@ static fnn_chunking fnn_chunks(const int64_t *segments, ptrdiff_t n_segments)
     c.count = (c.total + c.size - 1) / c.size;
     return c;
 }
-
-/* Threads over the chunk loop that follows, when there is more than one chunk. */
-#ifdef FASTNN_HAVE_OPENMP
-#define FNN_PRAGMA(x) _Pragma(#x)
-#define FNN_PARALLEL_CHUNKS(count)                                                      \
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(fnn_get_num_threads())     \
-               if ((count) > 1))
-#else
-#define FNN_PARALLEL_CHUNKS(count)
-#endif
 
 /* The pieces of chunk `index`: calls body(start, len) for each [start, start+len) of
  * the flat buffer that the chunk covers, in buffer order. */

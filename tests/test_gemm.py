@@ -7,6 +7,9 @@ correct result.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,9 +112,12 @@ def random(rng, shape, dtype):
         (784, 256, 128),
         (128, 10, 128),
         (1, 256, 784),
+        (1, 1000, 70),  # a wide GEMV: B in chunks of rows across all columns
+        (1, 517, 9),
         (16, 128, 256),
         (97, 89, 131),
         (300, 257, 299),
+        (200, 288, 150),  # N a multiple of the wide packed tile (48 floats, 24 doubles)
     ],
 )
 def test_orientations_match_numpy(level, m, n, k, trans_a, trans_b, dtype):
@@ -196,7 +202,8 @@ def test_alpha_zero_does_not_read_a_or_b():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ["linear", "relu"])
 @pytest.mark.parametrize(
-    ("m", "n", "k"), [(1, 256, 784), (128, 256, 784), (33, 10, 65), (5, 3, 900)]
+    ("m", "n", "k"),
+    [(1, 256, 784), (1, 600, 130), (128, 256, 784), (33, 10, 65), (5, 3, 900)],
 )
 def test_forward_epilogue(level, m, n, k, act, dtype):
     rng = np.random.default_rng(k)
@@ -349,3 +356,43 @@ def test_read_only_out_is_refused():
     out.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         nv.gemm(np.ones((2, 3)), np.ones((3, 2)), out=out)
+
+
+# ------------------------------------------------------------------ both paths
+
+PATH_CHECK = """
+import itertools
+import numpy as np
+from fastnn.backends import _native as nv
+rng = np.random.default_rng(5)
+shapes = [(128, 256, 784), (128, 784, 256), (784, 256, 128), (70, 33, 300), (300, 257, 99),
+          (9, 40, 1000), (1, 300, 50), (65, 10, 129), (100, 288, 70)]
+levels = nv.SIMD_LEVELS[: nv.SIMD_LEVELS.index(nv.simd_detected()) + 1]
+worst = 0.0
+for level, (m, n, k), ta, tb, dtype, threads in itertools.product(
+        levels, shapes, (False, True), (False, True), (np.float32, np.float64), (1, 2)):
+    nv.set_simd_level(level)
+    nv.set_num_threads(threads)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    bias = rng.standard_normal(n).astype(dtype)
+    got = nv.gemm(np.ascontiguousarray(a.T) if ta else a, np.ascontiguousarray(b.T) if tb else b,
+                  trans_a=ta, trans_b=tb, bias=bias, act="relu")
+    want = np.maximum(a.astype(np.float64) @ b.astype(np.float64) + bias, 0)
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)) + np.abs(bias) + 1e-30
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    worst = max(worst, float((np.abs(got - want) / scale).max() / tol))
+print(worst)
+"""
+
+
+@pytest.mark.parametrize("path", ["direct", "packed"])
+def test_each_path_at_every_shape(path):
+    """FASTNN_GEMM_PATH sends every call down one path: both must be right everywhere
+    (the default choice only ever uses each where it is fastest)."""
+    env = {**os.environ, "FASTNN_GEMM_PATH": path}
+    result = subprocess.run(
+        [sys.executable, "-c", PATH_CHECK], capture_output=True, text=True, env=env,
+        timeout=600, check=True,
+    )  # fmt: skip
+    assert float(result.stdout) <= 1.0

@@ -99,3 +99,30 @@ def test_default_thread_count_follows_openmp():
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
         )
         assert result.stdout.strip() == expected
+
+
+FORK_CODE = """
+import os
+import numpy as np
+from fastnn.backends import _native as nv
+nv.set_num_threads(2)
+rng = np.random.default_rng(0)
+a = rng.standard_normal((256, 300)).astype(np.float32)
+b = rng.standard_normal((300, 256)).astype(np.float32)
+want = nv.gemm(a, b)  # starts the pool's worker
+pid = os.fork()
+if pid == 0:  # the child has no worker thread: calls must still finish, and agree
+    os._exit(0 if all(np.array_equal(nv.gemm(a, b), want) for _ in range(20)) else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), np.array_equal(nv.gemm(a, b), want))
+"""
+
+
+@pytest.mark.skipif(not nv.openmp_enabled(), reason="built without threads")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_thread_pool_survives_fork():
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_CODE], capture_output=True, text=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    assert result.stdout.split() == ["0", "True"]

@@ -1,11 +1,12 @@
 /*
- * gemm.c - fnn_sgemm / fnn_dgemm: choose the path (no packing or packed), split C
- * among threads, and hand each thread its region and its slot of scratch.
+ * gemm.c - fnn_sgemm / fnn_dgemm: choose the path (direct or packed), cut C into tasks
+ * for fastnn's thread pool, and hand each task's thread its slot of scratch.
  *
- * Threads split C into a grid of rectangles aligned to the kernels' tiles (N and/or
- * M, never K): every element of C is computed by one thread in one fixed order, and
- * since neither the path, the K blocking nor the tile grid depends on the thread
- * count, results are bitwise identical for any number of threads.
+ * Tasks are rectangles of C aligned to the kernels' tiles (N and/or M, never K): every
+ * element of C is computed by one kernel call, on one thread, in one fixed order. The
+ * path and the K blocking depend on shapes and strides only, and a kernel gives an
+ * element the same bits whatever tile it falls in, so results are bitwise identical for
+ * any number of threads and whichever thread runs a task.
  *
  * The thread count is read once per call, and a caller's scratch is never trusted to
  * match it: another thread may raise the count between the caller sizing its scratch
@@ -18,40 +19,81 @@
 
 #include "gemm.h"
 
-#ifdef FASTNN_HAVE_OPENMP
-#include <omp.h>
-#endif
 
-/* Below this much work a call runs on the calling thread alone: waking a team costs
- * about 1 us, as much as ~0.5 MFLOP of work on one core. */
+/* Below this much work a call runs on the calling thread alone: handing tasks to the
+ * pool costs about 1 us, as much as ~0.5 MFLOP of work on one core, ... */
 #define PARALLEL_MIN_FLOPS 5e5
 
-/* The no-packing path serves up to this many rows of C, ... */
-#define SMALL_MAX_ROWS 64
+/* ... unless it streams this much of B through few rows (a GEMV at batch 1: bound by
+ * reading B, which two cores do from their own caches, each its half of the columns). */
+#define PARALLEL_MIN_B_BYTES (256 << 10)
 
-/* ... or any product this small (packing costs more than it saves), ... */
-#define SMALL_MAX_FLOPS 2e5
+/* The direct path (gemm_direct.c) serves up to this many rows of C, ... */
+#define DIRECT_MAX_ROWS 64
 
-/* ... or C no wider than one packed tile: a packed A block would be used only once.
- * It needs B with unit column stride (X W, X^T dY); other layouts are packed. */
-static int use_small_path(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m,
-                          ptrdiff_t n)
+/* ... or any product this small (packing A costs more than it saves), ... */
+#define DIRECT_MAX_FLOPS 2e5
+
+/* ... or, when A's rows are contiguous, any product whose rows of A are at most this
+ * long: a block of them (8 x 3.5 KiB) stays in L1 while it meets every column of B.
+ * (1024^3 float, 4 KiB rows, measured ~4 % faster packed.) */
+#define DIRECT_MAX_ROW_BYTES 3584
+
+/* B is read in place when its rows are at most this far apart: further, and every k
+ * step of a strip opens a new 4 KiB page (a TLB miss per row), so B is packed. */
+#define DIRECT_MAX_B_ROW_BYTES 2048
+
+/* FASTNN_GEMM_PATH=direct or =packed (read once) sends every call down one path: for
+ * tests, which then check each path at every shape, and for measurements. */
+static int forced_path(void)
 {
-    if (op->csb != 1)
-        return 0;
-    return m <= SMALL_MAX_ROWS || n <= t->nr ||
-           2.0 * (double)m * (double)n * (double)op->k <= SMALL_MAX_FLOPS;
+    static int forced = -1; /* racing first calls store the same value */
+    int path = __atomic_load_n(&forced, __ATOMIC_RELAXED);
+    if (path < 0) {
+        const char *e = getenv("FASTNN_GEMM_PATH");
+        path = e && (e[0] == 'd' || e[0] == 'p') ? e[0] : 0;
+        __atomic_store_n(&forced, path, __ATOMIC_RELAXED);
+    }
+    return path;
 }
 
-/* The grid of regions: rows in units of `ra` elements, columns of `ca`. */
+/* Whether the direct path serves the call. Shapes and strides only decide it (and,
+ * inside the path, whether B is packed), so every bit of C is the same for any thread
+ * count. A^T (X^T dY) with long rows goes to the packed path: read in place, each k
+ * step of a tile would load a different row of X, so a page per step. */
+static int use_direct_path(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m,
+                           ptrdiff_t n)
+{
+    if (forced_path())
+        return forced_path() == 'd';
+    if (m <= DIRECT_MAX_ROWS || n <= t->nr ||
+        2.0 * (double)m * (double)n * (double)op->k <= DIRECT_MAX_FLOPS)
+        return 1;
+    return op->csa == 1 && op->k * t->elsize <= DIRECT_MAX_ROW_BYTES;
+}
+
+/* Whether the direct path packs B: its columns are not contiguous, or its rows are far
+ * apart and enough rows of C will read them. */
+static int direct_packs_b(const gemm_kernels *t, const gemm_operands *op, ptrdiff_t m)
+{
+    if (op->csb != 1)
+        return 1;
+    return m > DIRECT_MAX_ROWS && op->rsb * t->elsize > DIRECT_MAX_B_ROW_BYTES;
+}
+
+/* A grid of tm x tn regions of C, rows in units of `ra` elements, columns of `ca`. The
+ * regions are the tasks of a call, numbered down each column of the grid first, so the
+ * contiguous range of tasks a thread is offered first (fnn_parallel_for) is a slice of
+ * N: its part of B stays in its own core's caches. */
 typedef struct grid {
     int tm, tn;
     ptrdiff_t m, n, ra, ca;
 } grid;
 
-/* The grid of at most `threads` regions with the smallest largest region (that is the
- * time a call takes), then the fewest regions, then the least packing (rows + cols). */
-static grid choose_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, int threads)
+/* The packed path's grid: at most `threads` regions with the smallest largest region
+ * (that is the time a call takes), then the fewest regions, then the least packing
+ * (rows + cols); each region packs its own blocks of A and B. */
+static grid packed_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, int threads)
 {
     const ptrdiff_t um = gemm_ceil_div(m, ra), un = gemm_ceil_div(n, ca);
     grid best = {1, 1, m, n, ra, ca};
@@ -73,10 +115,41 @@ static grid choose_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t ra, ptrdiff_t ca, in
     return best;
 }
 
+/* Tasks per thread the direct path aims at: enough that a thread which finishes early
+ * (or a core another process holds) is evened out by taking the others' last tasks. */
+#define TASKS_PER_THREAD 4
+
+/* ... as long as a task keeps this much work (a few microseconds). */
+#define MIN_TASK_FLOPS 5e5
+
+/* The direct path's grid: N split among the threads first (each reads only its columns
+ * of B), then M into row groups for balance. With B packed a task packs its own
+ * columns, so it takes all rows (no packing twice). */
+static grid direct_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t ra, ptrdiff_t ca,
+                        int threads, int pack_b)
+{
+    const ptrdiff_t um = gemm_ceil_div(m, ra), un = gemm_ceil_div(n, ca);
+    const double flops = 2.0 * (double)m * (double)n * (double)k;
+    grid g = {1, 1, m, n, ra, ca};
+    if (threads <= 1)
+        return g;
+    if (pack_b) {
+        g.tn = (int)gemm_min(un, TASKS_PER_THREAD * threads);
+        while (g.tn > threads && flops / g.tn < MIN_TASK_FLOPS)
+            g.tn--;
+        return g;
+    }
+    g.tn = (int)gemm_min(un, threads);
+    g.tm = (int)gemm_min(um, gemm_ceil_div(TASKS_PER_THREAD * threads, g.tn));
+    while (g.tm > 1 && flops / (g.tm * g.tn) < MIN_TASK_FLOPS)
+        g.tm--;
+    return g;
+}
+
 static gemm_region region_of(const grid *g, int part)
 {
     const ptrdiff_t um = gemm_ceil_div(g->m, g->ra), un = gemm_ceil_div(g->n, g->ca);
-    const int qm = part / g->tn, qn = part % g->tn;
+    const int qn = part / g->tm, qm = part % g->tm;
     gemm_region r;
     r.i0 = gemm_min(qm * um / g->tm * g->ra, g->m);
     r.i1 = gemm_min((qm + 1) * um / g->tm * g->ra, g->m);
@@ -90,9 +163,70 @@ static void *align_up(void *p)
     return (void *)(((uintptr_t)p + GEMM_ALIGN - 1) & ~(uintptr_t)(GEMM_ALIGN - 1));
 }
 
-static size_t slot_bytes(const gemm_blocking *blk)
+static size_t round_slot(size_t bytes)
 {
-    return (size_t)gemm_round_up((ptrdiff_t)blk->slot_bytes, GEMM_ALIGN);
+    return (size_t)gemm_round_up((ptrdiff_t)bytes, GEMM_ALIGN);
+}
+
+/* Packing buffers for calls without scratch of their own. Freshly allocated buffers of
+ * this size come from mmap: page faults and zeroing on every call (~1 % of a 1024^3
+ * product, more of a W1-sized one). One buffer is kept for the next call instead, taken
+ * and given back by atomic exchange (calls from several threads at once each get one). */
+typedef struct gemm_buffer {
+    size_t bytes; /* usable bytes after this header */
+    char pad[GEMM_ALIGN - sizeof(size_t)];
+} gemm_buffer;
+
+static gemm_buffer *spare_buffer;
+
+static gemm_buffer *take_buffer(size_t bytes)
+{
+    gemm_buffer *b = __atomic_exchange_n(&spare_buffer, NULL, __ATOMIC_ACQUIRE);
+    if (b != NULL && b->bytes >= bytes)
+        return b;
+    free(b);
+    b = (gemm_buffer *)malloc(sizeof(gemm_buffer) + bytes);
+    if (b == NULL) {
+        fprintf(stderr, "fastnn: out of memory for GEMM packing buffers\n");
+        abort();
+    }
+    b->bytes = bytes;
+    return b;
+}
+
+/* Keeps the larger of b and the spare buffer. */
+static void give_back_buffer(gemm_buffer *b)
+{
+    if (b == NULL)
+        return;
+    gemm_buffer *other = __atomic_exchange_n(&spare_buffer, b, __ATOMIC_ACQ_REL);
+    if (other != NULL && other->bytes > b->bytes)
+        other = __atomic_exchange_n(&spare_buffer, other, __ATOMIC_ACQ_REL);
+    free(other);
+}
+
+/* One call as its tasks see it. */
+typedef struct gemm_call {
+    const gemm_kernels *t;
+    const gemm_operands *op;
+    const gemm_out *o;
+    int direct;
+    gemm_direct_plan plan;
+    gemm_blocking blk;
+    grid g;
+    char *slots; /* one slot of `slot` bytes per thread, or NULL */
+    size_t slot;
+} gemm_call;
+
+static void run_task(void *ctx, ptrdiff_t task, int worker)
+{
+    const gemm_call *c = (const gemm_call *)ctx;
+    const gemm_region r = region_of(&c->g, (int)task);
+    char *slot = c->slots ? c->slots + (size_t)worker * c->slot : NULL;
+    if (c->direct)
+        gemm_direct_region(c->t, &c->plan, c->op, c->o, r, slot);
+    else
+        gemm_blocked_region(c->t, &c->blk, c->op, c->o, r, slot);
 }
 
 /* How many slots of `slot` bytes fit in the caller's scratch once aligned (0: none). */
@@ -117,68 +251,56 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
         /* C = epilogue(beta * C): the kernels with k = 0 read neither A nor B. */
         gemm_operands none = {o->c, 0, 0, o->c, 0, 1, 0};
         gemm_region all = {0, m, 0, n};
-        gemm_small_region(t, &none, o, all);
+        gemm_direct_plan plan = gemm_direct_plan_for(t, m, n, 0, 0);
+        gemm_direct_region(t, &plan, &none, o, all, NULL);
         return;
     }
 
-    const int small = use_small_path(t, op, m, n);
+    gemm_call c = {0};
+    c.t = t, c.op = op, c.o = o;
+    c.direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
-    if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS)
+    if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS &&
+        (m > DIRECT_MAX_ROWS || (size_t)(n * op->k * t->elsize) < PARALLEL_MIN_B_BYTES))
         threads = 1;
+    if (c.direct) {
+        const int pack_b = direct_packs_b(t, op, m);
+        const int rows = (int)gemm_min(m, t->strided_rows);
+        /* columns in units of the kernels' strips, or half strips where a kernel for
+         * those exists (so that two threads can share a GEMV of 256 columns) */
+        const ptrdiff_t unit = pack_b ? t->nr
+                               : t->half[rows] ? t->strided_cols[rows] / 2
+                                               : t->strided_cols[rows];
+        c.plan = gemm_direct_plan_for(t, m, n, op->k, pack_b);
+        c.slot = round_slot(c.plan.slot_bytes);
+        c.g = direct_grid(m, n, op->k, t->strided_rows, unit, threads, pack_b);
+    } else {
+        c.blk = gemm_blocking_for(t, m, n, op->k);
+        c.slot = round_slot(c.blk.slot_bytes);
+        c.g = packed_grid(m, n, t->mr, c.blk.nr, threads);
+    }
+    const int parts = c.g.tm * c.g.tn;
+    if (parts < threads)
+        threads = parts;
 
-    gemm_blocking blk = {0};
-    int fit = 0; /* slots the caller's scratch holds: at most that many threads */
-    if (!small) {
-        blk = gemm_blocking_for(t, m, n, op->k);
-        fit = slots_in(scratch, scratch_bytes, slot_bytes(&blk));
+    gemm_buffer *owned = NULL;
+    if (c.slot > 0) {
+        /* at most as many threads as the caller's scratch has slots for; the tasks and
+         * so the results stay the same */
+        const int fit = slots_in(scratch, scratch_bytes, c.slot);
         if (fit > 0 && fit < threads)
             threads = fit;
-    }
-    const int rows = (int)gemm_min(m, t->strided_rows);
-    const grid g = small ? choose_grid(m, n, t->strided_rows, t->strided_cols[rows], threads)
-                         : choose_grid(m, n, t->mr, t->nr, threads);
-    const int parts = g.tm * g.tn;
-
-    void *owned = NULL;
-    char *slots = NULL;
-    if (!small) {
         if (fit == 0) {
-            owned = malloc(slot_bytes(&blk) * (size_t)parts + GEMM_ALIGN);
-            if (owned == NULL) {
-                fprintf(stderr, "fastnn: out of memory for GEMM packing buffers\n");
-                abort();
-            }
-            scratch = owned;
+            owned = take_buffer(c.slot * (size_t)threads + GEMM_ALIGN);
+            scratch = owned + 1;
         }
-        slots = (char *)align_up(scratch);
+        c.slots = (char *)align_up(scratch);
     }
-
-#ifdef FASTNN_HAVE_OPENMP
-    if (parts > 1) {
-#pragma omp parallel num_threads(parts)
-        {
-            /* The team may be smaller than asked (nested parallelism, thread limits):
-             * a thread then computes several parts, in its own scratch slot. */
-            const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-            char *slot = slots ? slots + (size_t)tid * slot_bytes(&blk) : NULL;
-            for (int part = tid; part < parts; part += team) {
-                if (small)
-                    gemm_small_region(t, op, o, region_of(&g, part));
-                else
-                    gemm_blocked_region(t, &blk, op, o, region_of(&g, part), slot);
-            }
-        }
-        free(owned);
-        return;
-    }
-#endif
-    for (int part = 0; part < parts; part++) {
-        if (small)
-            gemm_small_region(t, op, o, region_of(&g, part));
-        else
-            gemm_blocked_region(t, &blk, op, o, region_of(&g, part), slots);
-    }
-    free(owned);
+    if (parts == 1)
+        run_task(&c, 0, 0);
+    else
+        fnn_parallel_for(parts, threads, run_task, &c);
+    give_back_buffer(owned);
 }
 
 static gemm_out out_of(int elsize, double alpha, double beta, void *c, ptrdiff_t ldc,
@@ -231,8 +353,14 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
      * each slot is sized for the whole of C (an upper bound for any region). */
     size_t most = 0;
     for (int level = FNN_SIMD_SCALAR; level <= fnn_simd_detected(); level++) {
-        gemm_blocking blk = gemm_blocking_for(gemm_kernels_for(level, is_double), m, n, k);
-        size_t bytes = slot_bytes(&blk) * (size_t)threads + GEMM_ALIGN;
+        const gemm_kernels *t = gemm_kernels_for(level, is_double);
+        gemm_blocking blk = gemm_blocking_for(t, m, n, k);
+        gemm_direct_plan packing = gemm_direct_plan_for(t, m, n, k, 1);
+        gemm_direct_plan gemv = gemm_direct_plan_for(t, m, n, k, 0);
+        size_t slot = round_slot(blk.slot_bytes);
+        slot = round_slot(packing.slot_bytes) > slot ? round_slot(packing.slot_bytes) : slot;
+        slot = round_slot(gemv.slot_bytes) > slot ? round_slot(gemv.slot_bytes) : slot;
+        size_t bytes = slot * (size_t)threads + GEMM_ALIGN;
         most = bytes > most ? bytes : most;
     }
     return most;

@@ -2,7 +2,7 @@
  * gemm.h - the GEMM's internal interfaces: the call as the driver sees it, how a
  * finished tile is written out, and the table of kernels one SIMD level provides.
  *
- * The driver (gemm.c, gemm_blocked.c, gemm_small.c) is written once for both element
+ * The driver (gemm.c, gemm_blocked.c, gemm_direct.c) is written once for both element
  * types: it moves void pointers and byte offsets and leaves all arithmetic to the
  * typed kernels it finds in a gemm_kernels table (gemm_dispatch.c). Sizes and strides
  * are in elements, as in fastnn.h. Only static inline functions live in this header.
@@ -21,7 +21,7 @@
 #define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
 #define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
 #define GEMM_MAX_NV 16      /* vectors per row of a register tile, at most */
-#define GEMM_MAX_TILE 16    /* vectors in a register tile, at most */
+#define GEMM_MAX_TILE 24    /* vectors in a register tile, at most */
 #define GEMM_MAX_COLUMNS 12 /* columns of a column kernel, at most */
 
 /* How a finished tile of C is written: c = epilogue(alpha * acc + beta * c).
@@ -70,6 +70,13 @@ typedef void gemm_strided_fn(ptrdiff_t k, const void *a, ptrdiff_t rsa, ptrdiff_
                              const void *b, ptrdiff_t rsb, int nr, const gemm_out *o,
                              ptrdiff_t i, ptrdiff_t j);
 
+/* Row GEMV: the one row of C at (i, j), n columns (any n), from A(0, p) at a[p*csa] and
+ * B(p, c) at b[p*rsb + c], B read a few rows at a time across all n columns; `acc` is
+ * n elements of scratch for the partial sums. Same bits as the strided kernels. */
+typedef void gemm_gemv_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const void *b,
+                          ptrdiff_t rsb, ptrdiff_t n, void *acc, const gemm_out *o, ptrdiff_t i,
+                          ptrdiff_t j);
+
 /* Column kernels (narrow C, A with unit row stride): the function for NC columns
  * computes rows <= the table's columns_rows rows x NC columns, A(r, p) at a[r + p*csa],
  * B(p, c) at b[p*rsb + c]; see gemm_columns_avx512.c. */
@@ -104,11 +111,24 @@ typedef struct gemm_kernels {
     int mc, kc, nc;         /* cache blocks: multiples of mr, (any), nr */
     gemm_packed_fn *packed;
     gemm_pack_fn *pack;
-    /* the no-packing path: strided[r] computes r rows, 1 <= r <= strided_rows, in
-     * column steps of strided_cols[r] */
+    /* optional: a wider packed tile, mr x nr_wide, for products whose N it fills */
+    int nr_wide;
+    gemm_packed_fn *packed_wide;
+    /* the direct path: strided[r] computes r rows, 1 <= r <= strided_rows, in column
+     * steps of strided_cols[r] from B in place; panel[r] r rows x nr columns from B
+     * packed into nr-wide panels (NULL: strided[r], when it is nr wide); a K x NC block
+     * of B of at most direct_b_bytes is kept in L2 while every row of A passes */
     int strided_rows;
     int strided_cols[GEMM_MAX_ROWS + 1];
     gemm_strided_fn *strided[GEMM_MAX_ROWS + 1];
+    gemm_strided_fn *panel[GEMM_MAX_ROWS + 1];
+    size_t direct_b_bytes;
+    /* optional: a row GEMV for one row of C wider than strided_cols[1] (one pass over
+     * B instead of a strided pass per strip) */
+    gemm_gemv_fn *gemv;
+    /* optional: half[r] computes r rows in strips of half strided_cols[r], for a strip
+     * that narrow (a GEMV of 128 columns, or its half of 256 on one of two threads) */
+    gemm_strided_fn *half[GEMM_MAX_ROWS + 1];
     /* optional: narrow[r] computes r rows of at most narrow_cols columns, for the last
      * strip of a row block when it is that narrow (narrow_cols 0: none) */
     int narrow_cols;
@@ -149,6 +169,8 @@ typedef struct gemm_region {
 /* Geometry of the blocked path's packing buffers for a call, shared by the driver and
  * the scratch-size query so they cannot disagree. */
 typedef struct gemm_blocking {
+    int nr;              /* the tile's columns: the table's nr or nr_wide */
+    gemm_packed_fn *kernel;
     ptrdiff_t kc;        /* the K block (K split into equal blocks of at most KC) */
     ptrdiff_t mc, nc;    /* M and N blocks */
     ptrdiff_t a_pstride; /* elements between A micro-panels */
@@ -159,9 +181,21 @@ typedef struct gemm_blocking {
 gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
                                 ptrdiff_t k);
 
-/* The no-packing path over one region; applies when B has unit column stride. */
-void gemm_small_region(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
-                       gemm_region r);
+/* Geometry of the direct path for a call (gemm_direct.c). */
+typedef struct gemm_direct_plan {
+    ptrdiff_t nc;        /* columns of B per block (a multiple of nr) */
+    int pack_b;          /* B's columns are not contiguous: each block is packed */
+    int gemv;            /* one row of C, wide: the row GEMV, acc in the slot */
+    ptrdiff_t b_pstride; /* elements between packed B panels */
+    size_t slot_bytes;   /* one thread's buffer: packed B, or the GEMV's partial sums */
+} gemm_direct_plan;
+
+gemm_direct_plan gemm_direct_plan_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n,
+                                      ptrdiff_t k, int pack_b);
+
+/* The direct path over one region, using a slot of plan->slot_bytes bytes. */
+void gemm_direct_region(const gemm_kernels *t, const gemm_direct_plan *plan,
+                        const gemm_operands *op, const gemm_out *o, gemm_region r, void *slot);
 /* The packed (BLIS) path over one region, using a slot of blk.slot_bytes bytes. */
 void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
                          const gemm_operands *op, const gemm_out *o, gemm_region r,
@@ -180,6 +214,17 @@ static inline ptrdiff_t gemm_ceil_div(ptrdiff_t x, ptrdiff_t y) { return (x + y 
 static inline ptrdiff_t gemm_round_up(ptrdiff_t x, ptrdiff_t y)
 {
     return gemm_ceil_div(x, y) * y;
+}
+
+/* Elements of panel storage for `elements` values: whole cache lines, and never a
+ * multiple of 4 KiB, so consecutive panels do not alias in L1 while being packed. */
+static inline ptrdiff_t gemm_panel_stride(ptrdiff_t elements, int elsize)
+{
+    ptrdiff_t line = GEMM_ALIGN / elsize;
+    ptrdiff_t stride = gemm_round_up(elements, line);
+    if ((stride * elsize) % 4096 == 0)
+        stride += line;
+    return stride;
 }
 
 #endif /* FASTNN_GEMM_H */

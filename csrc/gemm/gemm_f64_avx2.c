@@ -4,6 +4,7 @@
  *
  *   packed   6 x 8: 12 ymm accumulators, 2 loads + 6 broadcasts per 12 FMAs
  *   strided  r x 8 for r = 4..6 rows; 1 and 2 rows take 16 columns and 3 rows 12
+ *   half     1 x 8, 2 x 8;  panel  r x 8 for every r, from 8-wide B panels
  *   narrow   r x 4 for a last strip of at most 4 columns
  */
 #include "gemm_avx2.h"
@@ -23,14 +24,18 @@
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 6
 #define PACKED_NV 2
+#define GEMV_NV 4
 #include "gemm_simd_kernel.inc"
 
 STRIDED(1, 4)
+STRIDED(1, 2)
 STRIDED(2, 4)
+STRIDED(2, 2)
 STRIDED(3, 3)
 STRIDED(4, 2)
 STRIDED(5, 2)
 STRIDED(6, 2)
+STRIDED(3, 2)
 STRIDED(1, 1)
 STRIDED(2, 1)
 STRIDED(3, 1)
@@ -51,6 +56,11 @@ const gemm_kernels gemm_kernels_f64_avx2 = {
     .strided_cols = {0, 16, 16, 12, 8, 8, 8},
     .strided = {NULL, strided_1x4, strided_2x4, strided_3x3, strided_4x2, strided_5x2,
                 strided_6x2},
+    .panel = {NULL, strided_1x2, strided_2x2, strided_3x2, strided_4x2, strided_5x2,
+              strided_6x2},
+    .direct_b_bytes = 1 << 19,
+    .gemv = gemv_row,
+    .half = {NULL, strided_1x2, strided_2x2},
     .narrow_cols = 4,
     .narrow = {NULL, strided_1x1, strided_2x1, strided_3x1, strided_4x1, strided_5x1,
                strided_6x1},

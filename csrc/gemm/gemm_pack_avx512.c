@@ -55,6 +55,8 @@ static void copy_f32(ptrdiff_t width, ptrdiff_t depth, const float *src, ptrdiff
                 copy_rows_f32(8, wn, p0, p1, src + w0, sd, d);
             else if (panel == 32)
                 copy_rows_f32(32, wn, p0, p1, src + w0, sd, d);
+            else if (panel == 48)
+                copy_rows_f32(48, wn, p0, p1, src + w0, sd, d);
             else
                 copy_rows_f32(16, wn, p0, p1, src + w0, sd, d);
         }
@@ -119,7 +121,7 @@ static void transpose_f32(ptrdiff_t width, ptrdiff_t depth, const float *src, pt
 void gemm_pack_avx512_f32(ptrdiff_t width, ptrdiff_t depth, const void *src, ptrdiff_t sw,
                           ptrdiff_t sd, int panel, void *dst, ptrdiff_t pstride)
 {
-    if (sw == 1 && (panel == 8 || panel == 16 || panel == 32))
+    if (sw == 1 && (panel == 8 || panel == 16 || panel == 32 || panel == 48))
         copy_f32(width, depth, (const float *)src, sd, panel, (float *)dst, pstride);
     else if (sd == 1 && (panel == 8 || panel % 16 == 0))
         transpose_f32(width, depth, (const float *)src, sw, panel, (float *)dst, pstride);

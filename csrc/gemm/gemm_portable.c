@@ -44,6 +44,8 @@ const gemm_kernels gemm_kernels_f32_portable = {
     .strided_rows = 4,
     .strided_cols = {0, 8, 8, 8, 8},
     .strided = {NULL, strided1_f32, strided2_f32, strided3_f32, strided4_f32},
+    .panel = {NULL, strided1_f32, strided2_f32, strided3_f32, strided4_f32},
+    .direct_b_bytes = 1 << 18,
 };
 
 const gemm_kernels gemm_kernels_f64_portable = {
@@ -55,4 +57,6 @@ const gemm_kernels gemm_kernels_f64_portable = {
     .strided_rows = 4,
     .strided_cols = {0, 8, 8, 8, 8},
     .strided = {NULL, strided1_f64, strided2_f64, strided3_f64, strided4_f64},
+    .panel = {NULL, strided1_f64, strided2_f64, strided3_f64, strided4_f64},
+    .direct_b_bytes = 1 << 18,
 };

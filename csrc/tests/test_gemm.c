@@ -10,6 +10,8 @@
  * blocks, operands row-major, transposed, with negative and non-unit strides, alpha
  * and beta, each epilogue (LINEAR/RELU), caller or library scratch; compared with a
  * double-precision reference. With OpenMP, 1 and 2 threads must agree bit for bit.
+ * fnn_parallel_for: every task runs once on a thread of the call, nested and concurrent
+ * calls, the caller's floating-point control state in every task.
  */
 #include <math.h>
 #include <stdint.h>
@@ -18,6 +20,11 @@
 #include <string.h>
 
 #include "fastnn.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#endif
 
 static int failures = 0, cases = 0;
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
@@ -286,6 +293,91 @@ static void test_scratch_smaller_than_the_thread_count(void)
     free(a), free(b), free(want), free(got), free(scratch);
 }
 
+/* ------------------------------------------------------------------ parallel loops */
+
+typedef struct count_job {
+    int *runs;     /* per task: how many times it ran */
+    int threads;   /* worker ids must stay below */
+    int bad_worker;
+    int nested;    /* each task also makes a nested call of this many tasks */
+    unsigned fp_state;
+    int bad_fp;
+} count_job;
+
+static void count_task(void *ctx, ptrdiff_t task, int worker);
+
+static void nested_task(void *ctx, ptrdiff_t task, int worker)
+{
+    (void)task, (void)worker;
+    __atomic_add_fetch((int *)ctx, 1, __ATOMIC_RELAXED);
+}
+
+static void count_task(void *ctx, ptrdiff_t task, int worker)
+{
+    count_job *j = (count_job *)ctx;
+    __atomic_add_fetch(&j->runs[task], 1, __ATOMIC_RELAXED);
+    if (worker < 0 || worker >= j->threads)
+        __atomic_store_n(&j->bad_worker, 1, __ATOMIC_RELAXED);
+#ifdef HAVE_MXCSR
+    if (_mm_getcsr() != j->fp_state)
+        __atomic_store_n(&j->bad_fp, 1, __ATOMIC_RELAXED);
+#endif
+    if (j->nested) {
+        int inner = 0;
+        fnn_parallel_for(j->nested, j->threads, nested_task, &inner);
+        if (inner != j->nested)
+            __atomic_store_n(&j->bad_worker, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Returns 1 when every task of an n-task call ran exactly once, on a valid worker, with
+ * the caller's MXCSR. */
+static int parallel_case(ptrdiff_t n, int threads, int nested)
+{
+    count_job j = {calloc((size_t)(n > 0 ? n : 1), sizeof(int)), threads, 0, nested, 0, 0};
+#ifdef HAVE_MXCSR
+    j.fp_state = _mm_getcsr();
+#endif
+    fnn_parallel_for(n, threads, count_task, &j);
+    int ok = !j.bad_worker && !j.bad_fp;
+    for (ptrdiff_t i = 0; i < n; i++)
+        ok = ok && j.runs[i] == 1;
+    free(j.runs);
+    return ok;
+}
+
+static void test_parallel_for(void)
+{
+    static const ptrdiff_t counts[] = {0, 1, 2, 3, 7, 64, 1000};
+    static const int threads[] = {1, 2, 3, 8};
+    for (size_t a = 0; a < sizeof counts / sizeof *counts; a++)
+        for (size_t b = 0; b < sizeof threads / sizeof *threads; b++)
+            for (int rep = 0; rep < 20; rep++)
+                if (!parallel_case(counts[a], threads[b], 0)) {
+                    failures++;
+                    fprintf(stderr, "FAIL: fnn_parallel_for(%td tasks, %d threads)\n",
+                            counts[a], threads[b]);
+                    rep = 20;
+                }
+    if (!parallel_case(50, 2, 5))
+        failures++, fprintf(stderr, "FAIL: fnn_parallel_for called from its tasks\n");
+#ifdef HAVE_MXCSR
+    const unsigned before = _mm_getcsr();
+    _mm_setcsr(before | 0x8040); /* flush-to-zero, denormals-are-zero */
+    if (!parallel_case(64, 2, 0))
+        failures++, fprintf(stderr, "FAIL: tasks do not run with the caller's MXCSR\n");
+    _mm_setcsr(before);
+#endif
+#ifdef _OPENMP
+    int bad = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int call = 0; call < 16; call++)
+        bad += !parallel_case(100, 2, 0);
+    if (bad)
+        failures++, fprintf(stderr, "FAIL: concurrent fnn_parallel_for calls\n");
+#endif
+}
+
 static void test_runtime(void)
 {
     int top = fnn_simd_detected();
@@ -305,6 +397,7 @@ int main(void)
 {
     static const char *const names[] = {"scalar", "avx2", "avx512"};
     test_runtime();
+    test_parallel_for();
     int top = fnn_simd_detected();
     for (int level = FNN_SIMD_SCALAR; level <= top; level++) {
         fnn_set_simd_level(level);
