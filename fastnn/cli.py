@@ -1,4 +1,5 @@
-"""The command line: ``fastnn train``, ``fastnn info`` (and ``python -m fastnn``)."""
+"""The command line: ``fastnn train``, ``fastnn info``, ``fastnn bench`` (and
+``python -m fastnn``)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", help="version, backend, SIMD level, OpenMP, threads")
+    commands.add_parser(
+        "bench",
+        help="compare fastnn with NumPy, PyTorch, JAX, ... (fastnn bench --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -198,6 +204,11 @@ def info() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the benchmark has its own options: hand them all over
+        from . import bench_cli
+
+        return bench_cli.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
