@@ -241,8 +241,21 @@ def clip_scale(grads: np.ndarray, clipnorm: float) -> float:
     return clipnorm / max(norm, clipnorm)
 
 
+def flush(state: np.ndarray) -> np.ndarray:
+    """Values below the smallest normal number become 0, in place (and returned).
+
+    Every rule stores its state (velocity, moments, accumulators) flushed, and writes
+    its moving averages and Adam's step so that no intermediate product goes denormal
+    before the state does: the moments of weights whose gradient is mostly zero decay
+    geometrically, and denormal arithmetic stalls the CPU (see csrc/optim_loops.inc).
+    """
+    state[np.abs(state) < np.finfo(state.dtype).tiny] = 0
+    return state
+
+
 def apply_rule(spec: StepSpec, p, g, states, lr: float, t: int) -> None:
-    """Update parameters p in place from gradient g (Keras's formulations)."""
+    """Update parameters p in place from gradient g (Keras's rules; moving averages as
+    beta * m + (1 - beta) * g, states flushed: see ``flush``)."""
     ty = p.dtype.type
     lr = ty(lr)
     if spec.kind == Opt.SGD:
@@ -253,30 +266,32 @@ def apply_rule(spec: StepSpec, p, g, states, lr: float, t: int) -> None:
         mom = ty(spec.momentum)
         v *= mom
         v -= lr * g
+        flush(v)
         p += mom * v - lr * g if spec.nesterov else v
     elif spec.kind in (Opt.ADAM, Opt.ADAMW):
         m, v = states
         b1, b2 = ty(spec.beta1), ty(spec.beta2)
         if spec.kind == Opt.ADAMW:
             p -= lr * ty(spec.weight_decay) * p
-        m += (1 - b1) * (g - m)
-        v += (1 - b2) * (g * g - v)
+        m[...] = flush(b1 * m + (1 - b1) * g)
+        v[...] = flush(b2 * v + (1 - b2) * (g * g))
         step = ty(lr * math.sqrt(1 - spec.beta2**t) / (1 - spec.beta1**t))
-        p -= step * m / (np.sqrt(v) + ty(spec.eps))
+        p -= step * (m / (np.sqrt(v) + ty(spec.eps)))
     elif spec.kind == Opt.RMSPROP:
         v = states[0]
         rho = ty(spec.rho)
-        v += (1 - rho) * (g * g - v)
+        v[...] = flush(rho * v + (1 - rho) * (g * g))
         update = lr * g / (np.sqrt(v) + ty(spec.eps))
         if spec.momentum > 0:
             buf = states[1]
             buf *= ty(spec.momentum)
             buf += update
-            update = buf
+            update = flush(buf)
         p -= update
     elif spec.kind == Opt.ADAGRAD:
         (acc,) = states
         acc += g * g
+        flush(acc)
         p -= lr * g / (np.sqrt(acc) + ty(spec.eps))
     else:
         raise ValueError(f"unknown optimizer code {spec.kind!r}")
