@@ -1,15 +1,19 @@
 /*
- * net.c - whole-network forward, loss, backward and predict (fastnn.h, "networks").
+ * net.c - whole-network forward, loss, backward, training step and predict (fastnn.h,
+ * "networks").
  *
- * One call runs every layer, so a training step costs four calls from Python whatever
- * the depth. A Dense layer's forward is one GEMM whose epilogue adds the bias, keeps
- * the pre-activation where needed and applies the activation; backward is two GEMMs
- * (dW = X^T dZ, dX = dZ W^T with the lower layer's activation derivative in its
- * epilogue) and a column sum for db. Every buffer is the caller's (fnn_workspace, or
- * predict's scratch): nothing here allocates. Reductions (db, the loss, the penalty)
- * run in a fixed order and the GEMM splits only independent output blocks, so the
- * results are the same bits for any thread count.
+ * One call runs every layer, and fnn_net_train_step_* a whole training step (gather,
+ * forward, loss, metrics, backward, optimizer): one call from Python per batch,
+ * whatever the depth. A Dense layer's forward is one GEMM whose epilogue adds the bias,
+ * keeps the pre-activation where needed and applies the activation; backward is two
+ * GEMMs (dW = X^T dZ, dX = dZ W^T with the lower layer's activation derivative in its
+ * epilogue) and a column sum for db; the training step updates each layer right after
+ * its backward, while its gradient is in cache. Every buffer is the caller's
+ * (fnn_workspace, or predict's scratch): nothing here allocates. Reductions (db, the
+ * loss, the penalty, the metrics) run in a fixed order and the GEMM splits only
+ * independent output blocks, so the results are the same bits for any thread count.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -106,9 +106,10 @@ class Optimizer:
             self.iterations,
         )
 
-    def prepare(self) -> None:
-        """Freeze the rule's spec for a run of steps (fit calls this once)."""
+    def prepare(self) -> StepSpec:
+        """Freeze the rule's spec for a run of steps (fit calls this once); returns it."""
         self._spec = self.step_spec()
+        return self._spec
 
     # ---- persistence
     def get_config(self) -> dict:

@@ -22,6 +22,7 @@ from fastnn.backends.spec import (
     LayerSpec,
     Loss,
     LossSpec,
+    Metric,
     NetSpec,
     Opt,
     StepSpec,
@@ -259,6 +260,35 @@ def test_loss_rejects_bad_labels_and_arrays():
         _native.loss_grad(ce, 0.0, soft, 0.0, a, a.astype(np.float32), a, None, grad)
     with pytest.raises(ValueError, match="sample_weight"):
         _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1]), np.ones(3), grad)
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("code", list(Metric))
+@pytest.mark.parametrize("k", [1, 2, 7])
+@pytest.mark.parametrize("labels", [True, False])
+def test_metric_sums(code, k, labels, dtype):
+    """The metric kernel against reference.metric_sum; ties, NaN and 0.5 included."""
+    rng = np.random.default_rng(k * 10 + int(code))
+    n = 37
+    out = rng.random((n, k)).astype(dtype)
+    out[0] = 0.5  # a tie (the first maximum wins) and the 0.5 threshold
+    out[1, -1] = np.nan  # NaN counts as the largest
+    if labels:
+        y = rng.integers(0, max(k, 2) if k == 1 else k, size=n).astype(np.int64)
+    else:
+        y = rng.random((n, k)).astype(dtype)
+        y[2] = 0.5
+    errors = code in (Metric.MSE, Metric.MAE)
+    if errors:  # sums of errors: compared without the NaN row
+        finite = np.isfinite(out).all(axis=1)
+        out, y = out[finite], y[finite]
+    expected = ref.metric_sum(code, out, y)
+    got = _native.metric_sum(int(code), out, y)
+    # errors are summed in double here, in the dtype by NumPy; counts are exact
+    assert got == pytest.approx(expected, rel=RTOL[dtype] if errors else 1e-12)
 
 
 # ------------------------------------------------------------------ optimizers

@@ -23,6 +23,7 @@ from .spec import (
     LayerKind,
     Loss,
     LossSpec,
+    Metric,
     NetSpec,
     Opt,
     StepSpec,
@@ -230,6 +231,29 @@ def regularization_penalty(net: NetSpec, params: np.ndarray) -> float:
     return total
 
 
+# ---------------------------------------------------------------- metrics
+
+
+def metric_sum(code: Metric, out: np.ndarray, y: np.ndarray) -> float:
+    """A training metric summed over the rows of a batch (its mean is the sum over the
+    rows seen); ``y`` is integer labels or targets with ``out``'s rows."""
+    if code == Metric.ACCURACY:
+        labels = y if y.ndim == 1 else y.argmax(axis=1)
+        return float((out.argmax(axis=1) == labels).sum())
+    if y.ndim == 1 and out.shape[1] > 1:  # labels against class scores: one-hot rows
+        target = _targets_matrix(y, out.shape[1], out.dtype)
+    else:
+        target = y.reshape(out.shape)
+    if code == Metric.BINARY_ACCURACY:
+        return float(((out > 0.5) == (target > 0.5)).mean(axis=1).sum())
+    error = out - target
+    if code == Metric.MSE:
+        return float((error * error).mean(axis=1).sum(dtype=np.float64))
+    if code == Metric.MAE:
+        return float(np.abs(error).mean(axis=1).sum(dtype=np.float64))
+    raise ValueError(f"unknown metric code {code!r}")
+
+
 # ---------------------------------------------------------------- optimizer rules
 
 
@@ -396,6 +420,44 @@ class ReferenceBackend:
         for a, b in segments:
             views = [s[a:b] for s in states]
             apply_rule(spec, params[a:b], grads[a:b] * scale, views, lr, t)
+
+    def train_step(
+        self,
+        net,
+        loss: LossSpec,
+        spec: StepSpec,
+        params,
+        grads,
+        states,
+        segments,
+        ws: Workspace,
+        x,
+        y,
+        sample_weight,
+        rows,
+        lr: float,
+        t: int,
+        seed: int,
+        step: int,
+        metrics=(),
+        totals=None,
+    ) -> float:
+        """One training step on the batch x, y, sample_weight (or on their ``rows``):
+        forward (training mode, the Dropout masks of (seed, step)), the loss, and only
+        if it is finite the metrics' batch sums (added to ``totals``), backward and the
+        optimizer update. Returns the loss; a non-finite loss changes nothing."""
+        if rows is not None:
+            x, y = x[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+        out = self.forward(net, params, x, ws, True, seed, step)
+        value = self.loss_grad(net, loss, params, ws, y, sample_weight)
+        if not math.isfinite(value):
+            return value
+        for i, code in enumerate(metrics):
+            totals[i] += metric_sum(code, out, y)
+        self.backward(net, params, grads, ws, x)
+        self.step(spec, params, grads, states, segments, lr, t)
+        return value
 
     @_quiet
     def predict(self, net, params, x, chunk: int = 4096):
