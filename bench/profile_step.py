@@ -5,8 +5,9 @@ replaced, part by part.
 
 Every timed call takes the next batch of a shuffled epoch (so gathered rows come from
 memory as in training, not from cache); times are the minimum over blocks of calls
-(bench/profile_w1.py's best_of: what a call costs undisturbed on a shared machine),
-then one fit epoch (the best of a few) shows what is left around the calls in Python.
+(bench/profile_w1.py's best_of: what a call costs undisturbed on a shared machine), the
+parts taking turns. Last, fit's own Python per batch: epochs of Model.fit with a
+backend whose train_step returns at once.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from profile_w1 import BATCH, BATCHES, best_of, build, fit_epoch, table
+
 import fastnn as fn
 from fastnn.backends.spec import Metric
 from fastnn.benchmark import data as bench_data
-from profile_w1 import BATCH, BATCHES, best_of, build, fit_epoch, table
 
 
 class Batches:
@@ -106,11 +108,45 @@ def interleaved_best(parts, rounds: int) -> list[tuple[str, float]]:
     return list(best.items())
 
 
+class _Instant:
+    """A backend whose train_step costs nothing: what fit spends around it remains."""
+
+    def __init__(self, inner) -> None:
+        self.name, self.inner = inner.name, inner
+
+    def workspace(self, net, batch):
+        return self.inner.workspace(net, batch)
+
+    def train_step(self, *args):
+        return 0.5
+
+
+class _EpochClock(fn.callbacks.Callback):
+    """The epoch proper, without fit's once-per-call input checks."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.started
+
+
+def python_per_batch(model: fn.Model, X, y) -> float:
+    instant, clock, best = _Instant(model.backend_impl()), _EpochClock(), float("inf")
+    model.backend_impl = lambda: instant
+    try:
+        for _ in range(10):
+            model.fit(X, y, epochs=1, batch_size=BATCH, verbose=0, callbacks=[clock])
+            best = min(best, clock.seconds)
+    finally:
+        del model.backend_impl
+    return best / BATCHES
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
-    parser.add_argument("--epochs", type=int, default=3, help="fit epochs (the best is kept)")
     parser.add_argument("--rounds", type=int, default=20, help="turns of the timed parts")
     args = parser.parse_args()
     if args.threads:
@@ -118,16 +154,14 @@ def main() -> None:
     data = bench_data.load("auto")
     X, y = data.X_train, data.y_train
     model = build("native", args.optimizer)
-    fit_epoch(model, X, y)  # warm-up: the moments reach their steady state
-    fit_epoch(model, X, y)
-    fit = min(fit_epoch(model, X, y) for _ in range(args.epochs))
+    for _ in range(2):  # warm-up: the moments reach their steady state
+        fit_epoch(model, X, y)
     started = time.perf_counter()
-    costs = step_costs(model, X, y, args.rounds)
+    rows = [*step_costs(model, X, y, args.rounds)]
+    rows.append(("fit's Python around train_step", python_per_batch(model, X, y)))
+    took = time.perf_counter() - started
     print(f"{data.source}: W1 {args.optimizer}, {BATCHES} batches of {BATCH}, "
-          f"{fn.get_num_threads()} thread(s); best fit epoch {fit:.3f} s "
-          f"(timings took {time.perf_counter() - started:.0f} s)")  # fmt: skip
-    step = dict(costs)["train_step, rows gathered in C (now)"]
-    rows = [*costs, ("fit epoch / batches: Python around train_step", fit / BATCHES - step)]
+          f"{fn.get_num_threads()} thread(s) (timings took {took:.0f} s)")  # fmt: skip
     table(
         ["per batch", "µs", "ms/epoch"],
         [[name, f"{s * 1e6:.1f}", f"{s * BATCHES * 1e3:.1f}"] for name, s in rows],
