@@ -360,10 +360,7 @@ typedef struct fnn_train_step {
     int loss;
     double loss_param;
     uint64_t seed, dropout_step;
-    /* The optimizer: fnn_step_* on params, grads, states and segments, lr, t. With
-     * `fuse` (segments must then be the net's trainable Dense layers' [w_offset, end)
-     * ranges, and clipnorm 0) each layer is updated as soon as backprop has its
-     * gradient and has used its weights; the result is the same bits. */
+    /* The optimizer: fnn_step_* on params, grads, states and segments, lr, t. */
     const fnn_step_spec *opt;
     void *params;
     void *grads;
@@ -372,7 +369,6 @@ typedef struct fnn_train_step {
     ptrdiff_t n_segments;
     double lr;
     int64_t t;
-    int fuse;
     /* Metrics (enum fnn_metric) whose batch sums are added to totals[0..n_metrics). */
     const int *metrics;
     int n_metrics;
@@ -382,10 +378,14 @@ typedef struct fnn_train_step {
 /* One training step: (gather,) forward in training mode, loss + penalty into *loss_out,
  * and only when that loss is finite: the metrics, backward and the optimizer update.
  * A non-finite loss leaves params, grads, states and totals untouched (the caller
- * decides what divergence means). Returns 0, a code of fnn_net_loss_grad_*, or -4
- * when a row index is outside [0, n_data) (then nothing is written). Nothing is
- * allocated; results are the same bits for any thread count, and the same as
- * fnn_net_forward + fnn_net_loss_grad + fnn_net_backward + fnn_step. */
+ * decides what divergence means). Without clipnorm, and when the segments are the
+ * net's own (its trainable Dense layers' ranges, adjacent ones merged, as
+ * spec.NetSpec.segments), each layer is updated as soon as backprop has its gradient
+ * and has used its weights; otherwise after backprop. Returns 0, a code of
+ * fnn_net_loss_grad_*, -2 for an unknown metric, or -4 when a row index is outside
+ * [0, n_data) (in both cases before anything is written). Nothing is allocated;
+ * results are the same bits for any thread count, and the same as fnn_net_forward +
+ * fnn_net_loss_grad + fnn_metric_sum + fnn_net_backward + fnn_step. */
 int fnn_net_train_step_f32(const fnn_net *net, const fnn_workspace *ws,
                            const fnn_train_step *step, double *loss_out);
 int fnn_net_train_step_f64(const fnn_net *net, const fnn_workspace *ws,

@@ -529,6 +529,7 @@ class Trainer:
             for i in range(spec.n_states())
         ]
         self.metrics, self.totals = metrics, np.zeros(len(metrics))
+        self.segments = net.segments()
 
     def arrays(self):
         return [self.params, self.grads, *self.states, self.totals]
@@ -541,7 +542,7 @@ class Trainer:
             self.params,
             self.grads,
             self.states,
-            self.net.segments(),
+            self.segments,
             self.ws,
             x,
             y,
@@ -564,7 +565,7 @@ class Trainer:
         for i, code in enumerate(self.metrics):
             self.totals[i] += metric_sum(code, out, y)
         backend.backward(net, p, self.grads, self.ws, x)
-        backend.step(self.spec, p, self.grads, self.states, net.segments(), lr, t)
+        backend.step(self.spec, p, self.grads, self.states, self.segments, lr, t)
         return value
 
 
@@ -638,6 +639,31 @@ def test_train_step_with_frozen_layers_and_targets(frozen, shuffle):
         part = slice(layer.w_offset, layer.b_offset + layer.n_out)
         assert np.all(got.grads[part] == 7.0)
         assert np.array_equal(got.params[part], params[part])
+
+
+def test_train_step_updates_only_the_segments_it_is_given():
+    """Segments other than the net's own (here: the last layer only, or a part of W) are
+    updated after backprop as given, never layer by layer."""
+    rng = np.random.default_rng(5)
+    net, params = make_net(6, [dense(8, Act.RELU), dense(3, Act.SOFTMAX)], np.float32)
+    x = rng.normal(size=(20, 6)).astype(np.float32)
+    y = rng.integers(0, 3, size=20).astype(np.int64)
+    w = net.layers[1].w_offset  # the last layer's
+    for segments in ([[w, net.n_params]], [[2, 20], [w, w + 10]]):
+        segments = np.array(segments, np.int64)
+        trainers = [
+            Trainer(b, net, params, StepSpec(Opt.ADAM), 8, LossSpec(Loss.CROSS_ENTROPY))
+            for b in (ReferenceBackend(), native.NativeBackend())
+        ]
+        for trainer in trainers:
+            trainer.segments = segments
+            for t in range(1, 4):
+                trainer.step(x, y, None, np.arange(t, t + 8), t)
+        (ref, got), outside = trainers, np.ones(net.n_params, bool)
+        for a, b in segments:
+            outside[a:b] = False
+        assert np.array_equal(got.params[outside], params[outside])
+        assert_close(got.params, ref.params, np.float32, "params")
 
 
 @pytest.mark.parametrize("backend", [ReferenceBackend(), native.NativeBackend()])

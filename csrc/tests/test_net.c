@@ -397,7 +397,7 @@ static long train_rows(float *params, ptrdiff_t n_params, const fnn_net *net, in
                 .n = STEP_ROWS, .x = data, .labels = labels, .rows = rows, .n_data = DATA_ROWS,
                 .loss = FNN_LOSS_CROSS_ENTROPY, .seed = 3, .dropout_step = (uint64_t)t,
                 .opt = &spec, .params = params, .grads = grads, .states = (void *const *)states,
-                .segments = segments, .n_segments = 1, .lr = 1e-3, .t = t, .fuse = 1,
+                .segments = segments, .n_segments = 1, .lr = 1e-3, .t = t,
                 .metrics = metrics, .n_metrics = 2, .totals = totals};
             int status = fnn_net_train_step_f32(net, &b.ws, &step, &loss);
             CHECK(status == 0, "train_step status %d", status);

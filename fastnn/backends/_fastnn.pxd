@@ -179,7 +179,6 @@ cdef extern from "fastnn.h" nogil:
         ptrdiff_t n_segments
         double lr
         int64_t t
-        int fuse
         const int *metrics
         int n_metrics
         double *totals

@@ -138,9 +138,6 @@ cdef class NetDesc:
     cdef readonly Py_ssize_t n_in, n_out, n_params, width
     # Why backward / loss_grad cannot run (the reference raises there too), or None.
     cdef readonly str backward_error, loss_error
-    # The net's own optimizer segments (NetSpec.segments()): train_step fuses the update
-    # into backprop when it is given exactly these.
-    cdef readonly cnp.ndarray segments
 
     def __cinit__(self, net):
         self.layers = NULL
@@ -167,7 +164,6 @@ cdef class NetDesc:
         self.n_in = net.layers[0].n_in
         self.n_out = net.n_out
         self.width = max(layer.n_out for layer in net.layers)
-        self.segments = np.ascontiguousarray(net.segments(), dtype=np.int64)
         self.backward_error = self.loss_error = None
         step_msg = "the 'step' activation has no useful gradient; train it with fn.Perceptron"
         stop = net.lowest_trainable()
@@ -219,18 +215,6 @@ cdef class NetDesc:
 
     def __dealloc__(self):
         free(self.layers)
-
-    cdef bint own_segments(self, cnp.ndarray segments):
-        """Whether `segments` (checked already) are this net's own."""
-        cdef Py_ssize_t i, count = self.segments.size
-        if segments.size != count:
-            return False
-        cdef int64_t *mine = <int64_t *>_data(self.segments)
-        cdef int64_t *given = <int64_t *>_data(segments)
-        for i in range(count):
-            if mine[i] != given[i]:
-                return False
-        return True
 
     cdef int check_params(self, cnp.ndarray params, str name, bint writable) except -1:
         _check(params, name, self.typenum, 1, writable)
@@ -764,7 +748,6 @@ def net_train_step(net, loss, spec, cnp.ndarray params not None, cnp.ndarray gra
     c.n_segments = segments.shape[0]
     c.lr = lr
     c.t = t
-    c.fuse = c_spec.clipnorm <= 0 and desc.own_segments(segments)
     c.metrics = c_metrics
     c.n_metrics = n_metrics
     bufs.ready()
