@@ -16,6 +16,7 @@ work:
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -150,9 +151,19 @@ class _Loop:
         self.totals = np.zeros(len(self.metric_names))  # the epoch's metric sums
 
     def run_epoch(self, epoch: int, callbacks, progress: ProgressLogger, interrupted):
-        model, optimizer, step = self.model, self.model.optimizer, self.backend.train_step
-        net, params, grads, ws = self.net, model.params, model._grads, self.ws
+        model, optimizer = self.model, self.model.optimizer
         X, Y, W, codes, totals = self.X, self.y, self.weight, self.metric_codes, self.totals
+        train = functools.partial(
+            self.backend.train_step,
+            self.net,
+            self.loss_spec,
+            self.rule,
+            model.params,
+            model._grads,
+            optimizer.states,
+            self.segments,
+            self.ws,
+        )
         self._take_snapshot()
         order = model._shuffle_rng.permutation(self.n) if self.shuffle else None
         batch_hooks = [cb for cb in callbacks if cb.wants_batches()]
@@ -171,25 +182,9 @@ class _Loop:
                 x, y, w, rows = X, Y, W, order[start:stop]
             for callback in batch_hooks:
                 callback.on_batch_begin(index, {})
-            loss = step(
-                net,
-                self.loss_spec,
-                self.rule,
-                params,
-                grads,
-                optimizer.states,
-                self.segments,
-                ws,
-                x,
-                y,
-                w,
-                rows,
-                lr,
-                optimizer.iterations + 1,
-                model.dropout_seed,
-                model.steps_trained,
-                codes,
-                totals,
+            t = optimizer.iterations + 1
+            loss = train(
+                x, y, w, rows, lr, t, model.dropout_seed, model.steps_trained, codes, totals
             )
             if not math.isfinite(loss):  # the step changed nothing
                 self._diverged(epoch, index, loss)
