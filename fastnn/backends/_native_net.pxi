@@ -592,6 +592,21 @@ cdef int _check_segments(cnp.ndarray segments, Py_ssize_t size) except -1:
     return 0
 
 
+cdef int _state_buffers(states, int count, cnp.ndarray params, void **out) except -1:
+    """out[i] = states[i]'s data for the `count` state arrays (each like params, writable);
+    NULL for the others of out's two."""
+    out[0] = out[1] = NULL
+    if len(states) < count:
+        raise ValueError(f"states: this optimizer needs {count} arrays, got {len(states)}")
+    for i in range(count):
+        state = states[i]
+        if not isinstance(state, np.ndarray):
+            raise TypeError(f"states[{i}] must be a numpy.ndarray")
+        _check_same(<cnp.ndarray>state, f"states[{i}]", params, "params", True)
+        out[i] = _data(<cnp.ndarray>state)
+    return 0
+
+
 def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
          cnp.ndarray segments not None, double lr, t):
     """NativeBackend.step: one optimizer update of params' segments, in place."""
@@ -600,19 +615,10 @@ def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
     cdef int typenum = _float_typenum(params, "params")
     _check(params, "params", typenum, 1, True)
     _check_same(grads, "grads", params, "params")
-    cdef Py_ssize_t size = params.shape[0], i
+    cdef Py_ssize_t size = params.shape[0]
     _check_segments(segments, size)
-    cdef int n_states = fnn_step_n_states(&c_spec)
-    if len(states) < n_states:
-        raise ValueError(f"states: this optimizer needs {n_states} arrays, got {len(states)}")
     cdef void *state_ptrs[2]
-    state_ptrs[0] = state_ptrs[1] = NULL
-    for i in range(n_states):
-        state = states[i]
-        if not isinstance(state, np.ndarray):
-            raise TypeError(f"states[{i}] must be a numpy.ndarray")
-        _check_same(state, f"states[{i}]", params, "params", True)
-        state_ptrs[i] = _data(state)
+    _state_buffers(states, fnn_step_n_states(&c_spec), params, state_ptrs)
     if t < 1:
         raise ValueError(f"t counts steps from 1, got {t}")
     cdef int64_t c_t = t
@@ -673,17 +679,9 @@ def net_train_step(net, loss, spec, cnp.ndarray params not None, cnp.ndarray gra
     if _data(grads) == _data(params):
         raise ValueError("grads must not be the params buffer")
     _check_segments(segments, desc.n_params)
-    cdef int n_states = fnn_step_n_states(&c_spec), i
-    if len(states) < n_states:
-        raise ValueError(f"states: this optimizer needs {n_states} arrays, got {len(states)}")
     cdef void *state_ptrs[2]
-    state_ptrs[0] = state_ptrs[1] = NULL
-    for i in range(n_states):
-        state = states[i]
-        if not isinstance(state, np.ndarray):
-            raise TypeError(f"states[{i}] must be a numpy.ndarray")
-        desc.check_params(<cnp.ndarray>state, f"states[{i}]", True)
-        state_ptrs[i] = _data(<cnp.ndarray>state)
+    _state_buffers(states, fnn_step_n_states(&c_spec), params, state_ptrs)
+    cdef int i
     if t < 1:
         raise ValueError(f"t counts steps from 1, got {t}")
     # the batch: x itself, or the rows of x listed in `rows`
