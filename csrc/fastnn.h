@@ -55,6 +55,13 @@ enum fnn_opt {
 
 enum fnn_layer_kind { FNN_LAYER_DENSE = 0, FNN_LAYER_DROPOUT = 1 };
 
+enum fnn_metric {
+    FNN_METRIC_ACCURACY = 0,
+    FNN_METRIC_BINARY_ACCURACY = 1,
+    FNN_METRIC_MSE = 2,
+    FNN_METRIC_MAE = 3
+};
+
 enum fnn_simd { FNN_SIMD_SCALAR = 0, FNN_SIMD_AVX2 = 1, FNN_SIMD_AVX512 = 2 };
 
 /* ------------------------------------------------------------------ runtime */
@@ -226,6 +233,19 @@ int fnn_loss_grad_f64(int loss, double loss_param, int act, double act_param,
                       const int64_t *labels, const double *targets, const double *weights,
                       double *grad, double *loss_out);
 
+/* A training metric's sum over n rows of outputs (n x k, contiguous) against labels or
+ * targets (as fnn_loss_grad_*), added to *sum (in double, rows in order); the mean is
+ * that sum over the rows seen. Per row: ACCURACY 1 when the argmax of the outputs (the
+ * first maximum; NaN counts as the largest) equals the label, or the argmax of the
+ * target row; BINARY_ACCURACY the fraction of outputs on the same side of 0.5 as their
+ * targets; MSE / MAE the mean over the outputs of the squared / absolute error (labels
+ * count as one-hot rows when k > 1, as the value itself when k == 1). Same definitions
+ * as reference.metric_sum. Returns 0, or -2 for an unknown metric code. */
+int fnn_metric_sum_f32(int metric, ptrdiff_t n, ptrdiff_t k, const float *out,
+                       const int64_t *labels, const float *targets, double *sum);
+int fnn_metric_sum_f64(int metric, ptrdiff_t n, ptrdiff_t k, const double *out,
+                       const int64_t *labels, const double *targets, double *sum);
+
 /* ------------------------------------------------------------------ optimizers */
 
 /* One update rule (spec.StepSpec); the learning rate and step count come per call. */
@@ -293,6 +313,12 @@ typedef struct fnn_workspace {
     void *delta[2];       /* two buffers of batch x max(n_out): gradients flowing down */
     void *scratch;        /* GEMM scratch, 64-byte aligned, scratch_bytes long */
     size_t scratch_bytes;
+    /* Where fnn_net_train_step_* gathers a batch given as row indices: batch x n_in,
+     * batch labels, batch x n_out targets, batch weights (NULL where not needed). */
+    void *gather_x;
+    int64_t *gather_labels;
+    void *gather_targets;
+    void *gather_weights;
 } fnn_workspace;
 
 /* Scratch that fnn_net_forward/backward need for batches of up to `batch` rows with
@@ -336,6 +362,55 @@ void fnn_net_backward_f32(const fnn_net *net, const float *params, float *grads,
                           const fnn_workspace *ws, const float *x, ptrdiff_t n);
 void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
                           const fnn_workspace *ws, const double *x, ptrdiff_t n);
+
+/* One training step (fnn_net_train_step_*): the batch, the loss, the optimizer and the
+ * metrics. Pointers have the net's element type where they say void. */
+typedef struct fnn_train_step {
+    /* The batch: n rows (1 <= n <= ws->batch). Without `rows`, x (n x n_in) and the
+     * targets (labels or targets, as fnn_loss_grad_*) and weights (or NULL) are the
+     * batch itself; with `rows` (n indices into [0, n_data)) they are a data set of
+     * n_data rows, and the step gathers the batch's rows into ws->gather_*. */
+    ptrdiff_t n;
+    const void *x;
+    const int64_t *labels;
+    const void *targets;
+    const void *weights;
+    const int64_t *rows;
+    ptrdiff_t n_data;
+    /* The loss and Dropout's masks (those of step `dropout_step`). */
+    int loss;
+    double loss_param;
+    uint64_t seed, dropout_step;
+    /* The optimizer: fnn_step_* on params, grads, states and segments, lr, t. */
+    const fnn_step_spec *opt;
+    void *params;
+    void *grads;
+    void *const *states;
+    const int64_t *segments;
+    ptrdiff_t n_segments;
+    double lr;
+    int64_t t;
+    /* Metrics (enum fnn_metric) whose batch sums are added to totals[0..n_metrics). */
+    const int *metrics;
+    int n_metrics;
+    double *totals;
+} fnn_train_step;
+
+/* One training step: (gather,) forward in training mode, loss + penalty into *loss_out,
+ * and only when that loss is finite: the metrics, backward and the optimizer update.
+ * A non-finite loss leaves params, grads, states and totals untouched (the caller
+ * decides what divergence means). Without clipnorm, and when the segments are the
+ * net's own (its trainable Dense layers' ranges, adjacent ones merged, as
+ * spec.NetSpec.segments), each layer is updated as soon as backprop has its gradient
+ * and has used its weights; otherwise after backprop. Returns 0, a code of
+ * fnn_net_loss_grad_*, -2 for an unknown metric, or -4 when a row index is outside
+ * [0, n_data) (in both cases before anything is written). Nothing is allocated;
+ * results are the same bits for any thread count, and the same as fnn_net_forward +
+ * fnn_net_loss_grad + fnn_metric_sum + fnn_net_backward + fnn_step. */
+int fnn_net_train_step_f32(const fnn_net *net, const fnn_workspace *ws,
+                           const fnn_train_step *step, double *loss_out);
+int fnn_net_train_step_f64(const fnn_net *net, const fnn_workspace *ws,
+                           const fnn_train_step *step, double *loss_out);
 
 /* A good number of rows for predict to push through the whole net at a time: every
  * layer's activations of a chunk stay in L1/L2. */

@@ -17,8 +17,9 @@
         int kind, nesterov, momentum_on;                                                \
         T lr, scale;          /* scale: the clipnorm factor (1 without clipping) */     \
         T momentum;                                                                     \
-        T one_minus_beta1, one_minus_beta2, adam_step, decay; /* decay = lr * wd */     \
-        T one_minus_rho, eps;                                                           \
+        T beta1, beta2, one_minus_beta1, one_minus_beta2;                               \
+        T adam_step, decay;   /* decay = lr * weight_decay */                           \
+        T rho, one_minus_rho, eps;                                                      \
     } fnn_step_coef_##SFX;
 FNN_STEP_COEF(float, f32)
 FNN_STEP_COEF(double, f64)

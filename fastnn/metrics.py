@@ -2,6 +2,8 @@
 
 During fit a metric is averaged over the samples of each epoch; a metric here is the
 pair (sum over a batch, count), so that running means are exact whatever the batch size.
+The sums are the backends' (reference.metric_sum; fit has the backend compute them
+inside its training step).
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+from .backends import reference
+from .backends.spec import Metric
 
 NAMES = ("accuracy", "mse", "mae")
 _ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
@@ -23,6 +28,14 @@ def canonical_name(name) -> str:
     return key
 
 
+def code(name: str, binary: bool) -> Metric:
+    """The backend's code for metric ``name`` (canonical); ``binary``: the model's outputs
+    are thresholded (one unit, or sigmoid outputs), see accuracy_sum."""
+    if name == "accuracy":
+        return Metric.BINARY_ACCURACY if binary else Metric.ACCURACY
+    return Metric.MSE if name == "mse" else Metric.MAE
+
+
 def accuracy_sum(pred: np.ndarray, y: np.ndarray, binary: bool) -> float:
     """Correct predictions in a batch.
 
@@ -30,29 +43,15 @@ def accuracy_sum(pred: np.ndarray, y: np.ndarray, binary: bool) -> float:
     thresholded at 0.5 against targets thresholded at 0.5, averaged over the outputs.
     Otherwise: argmax of the outputs against integer labels or the argmax of the targets.
     """
-    if binary:
-        target = y.reshape(pred.shape)
-        return float(((pred > 0.5) == (target > 0.5)).mean(axis=1).sum())
-    labels = y if y.ndim == 1 else y.argmax(axis=1)
-    return float((pred.argmax(axis=1) == labels).sum())
+    return reference.metric_sum(code("accuracy", binary), pred, y)
 
 
 def mse_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
-    target = _dense_targets(y, pred.shape[1], pred.dtype)
-    return float(((pred - target) ** 2).mean(axis=1).sum(dtype=np.float64))
+    return reference.metric_sum(Metric.MSE, pred, y)
 
 
 def mae_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
-    target = _dense_targets(y, pred.shape[1], pred.dtype)
-    return float(np.abs(pred - target).mean(axis=1).sum(dtype=np.float64))
-
-
-def _dense_targets(y: np.ndarray, n_out: int, dtype) -> np.ndarray:
-    if y.ndim == 1 and n_out > 1:  # integer labels against class scores: one-hot them
-        onehot = np.zeros((y.shape[0], n_out), dtype)
-        onehot[np.arange(y.shape[0]), y] = 1
-        return onehot
-    return y.reshape(y.shape[0], n_out)
+    return reference.metric_sum(Metric.MAE, pred, y)
 
 
 SUMS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {

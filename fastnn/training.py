@@ -1,9 +1,11 @@
 """The training loop behind Model.fit.
 
-Per batch: gather the rows (into buffers allocated once), forward, loss + gradient,
-backward, one fused optimizer step: five backend calls and no allocation. Around it:
-validation split, shuffling from the model's seeded stream, metrics, callbacks,
-progress, and the two ways training stops early without losing the user's work:
+Per batch: one backend call, ``train_step``, that gathers the shuffled rows, runs the
+forward pass, the loss and its gradient, the training metrics' batch sums, backprop and
+the optimizer update (the native backend does all of it in one C call, allocating
+nothing). Around it: validation split, shuffling from the model's seeded stream,
+callbacks, progress, and the two ways training stops early without losing the user's
+work:
 
 * divergence: a NaN/inf loss is caught before the step that would use it; training
   stops with a RuntimeWarning naming the epoch and batch, and the model keeps the last
@@ -14,6 +16,7 @@ progress, and the two ways training stops early without losing the user's work:
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -139,66 +142,67 @@ class _Loop:
         self.segments = self.net.segments()
         self.loss_spec = model.loss.spec
         model.optimizer.build(model.params.size, model.dtype)
-        model.optimizer.prepare()
-        # gather buffers for shuffled batches, allocated once
-        self.xbuf = np.empty((self.batch, X.shape[1]), model.dtype)
-        self.ybuf = np.empty((self.batch, *y.shape[1:]), y.dtype)
-        self.wbuf = None if weight is None else np.empty(self.batch, weight.dtype)
+        self.rule = model.optimizer.prepare()
         # the last weights known to be finite: refreshed at each epoch's start
         self.snapshot = [model.params.copy(), *(s.copy() for s in model.optimizer.states)]
         self.metric_names = list(model.metrics)
-        self.binary = model.binary_outputs()
+        binary = model.binary_outputs()
+        self.metric_codes = tuple(metric_fns.code(name, binary) for name in self.metric_names)
+        self.totals = np.zeros(len(self.metric_names))  # the epoch's metric sums
 
     def run_epoch(self, epoch: int, callbacks, progress: ProgressLogger, interrupted):
-        model, backend, net = self.model, self.backend, self.net
-        params, grads, optimizer = model.params, model._grads, model.optimizer
+        model, optimizer = self.model, self.model.optimizer
+        X, Y, W, codes, totals = self.X, self.y, self.weight, self.metric_codes, self.totals
+        train = functools.partial(
+            self.backend.train_step,
+            self.net,
+            self.loss_spec,
+            self.rule,
+            model.params,
+            model._grads,
+            optimizer.states,
+            self.segments,
+            self.ws,
+        )
         self._take_snapshot()
         order = model._shuffle_rng.permutation(self.n) if self.shuffle else None
         batch_hooks = [cb for cb in callbacks if cb.wants_batches()]
-        loss_sum, sums = 0.0, dict.fromkeys(self.metric_names, 0.0)
+        lr = optimizer.learning_rate(epoch)
+        totals[:] = 0
+        loss_sum = 0.0
         for index, start in enumerate(range(0, self.n, self.batch)):
             if interrupted.is_set():
                 _warn_interrupted(epoch, index)
                 return None
-            xb, yb, wb = self._gather(order, start)
+            stop = min(start + self.batch, self.n)
+            if order is None:  # contiguous rows: views, no copy
+                x, y, rows = X[start:stop], Y[start:stop], None
+                w = None if W is None else W[start:stop]
+            else:  # the backend gathers the rows
+                x, y, w, rows = X, Y, W, order[start:stop]
             for callback in batch_hooks:
                 callback.on_batch_begin(index, {})
-            out = backend.forward(
-                net, params, xb, self.ws, True, model.dropout_seed, model.steps_trained
+            t = optimizer.iterations + 1
+            loss = train(
+                x, y, w, rows, lr, t, model.dropout_seed, model.steps_trained, codes, totals
             )
-            loss = backend.loss_grad(net, self.loss_spec, params, self.ws, yb, wb)
-            if not math.isfinite(loss):
+            if not math.isfinite(loss):  # the step changed nothing
                 self._diverged(epoch, index, loss)
                 return None
-            backend.backward(net, params, grads, self.ws, xb)
-            optimizer.apply(backend, params, grads, self.segments, epoch)
+            optimizer.iterations += 1
             model.steps_trained += 1
-            rows = xb.shape[0]
-            loss_sum += loss * rows
-            for name in self.metric_names:
-                sums[name] += metric_fns.SUMS[name](out, yb, self.binary)
-            progress.batch_end(rows, loss)
+            size = stop - start
+            loss_sum += loss * size
+            progress.batch_end(size, loss)
             if batch_hooks:
                 for callback in batch_hooks:
-                    callback.on_batch_end(index, {"loss": loss, "size": rows})
+                    callback.on_batch_end(index, {"loss": loss, "size": size})
                 if model.stop_training:
                     break
         seen = min(self.n, (index + 1) * self.batch)
-        return {"loss": loss_sum / seen, **{k: v / seen for k, v in sums.items()}}
-
-    def _gather(self, order, start: int):
-        stop = min(start + self.batch, self.n)
-        if order is None:  # contiguous rows: views, no copy
-            wb = None if self.weight is None else self.weight[start:stop]
-            return self.X[start:stop], self.y[start:stop], wb
-        rows = order[start:stop]
-        m = rows.shape[0]
-        xb = np.take(self.X, rows, axis=0, out=self.xbuf[:m], mode="clip")
-        yb = np.take(self.y, rows, axis=0, out=self.ybuf[:m], mode="clip")
-        wb = None
-        if self.weight is not None:
-            wb = np.take(self.weight, rows, out=self.wbuf[:m], mode="clip")
-        return xb, yb, wb
+        logs = {"loss": loss_sum / seen}
+        logs.update((name, float(total) / seen) for name, total in zip(self.metric_names, totals))
+        return logs
 
     def _take_snapshot(self) -> None:
         for saved, live in zip(self.snapshot, self._live()):

@@ -12,10 +12,16 @@ from pathlib import Path
 import pytest
 
 from fastnn.backends import native
-from fastnn.backends.spec import Act, LayerKind, Loss, Opt
+from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt
 
 HEADER = Path(__file__).resolve().parents[1] / "csrc" / "fastnn.h"
-ENUMS = {"FNN_ACT_": Act, "FNN_LOSS_": Loss, "FNN_OPT_": Opt, "FNN_LAYER_": LayerKind}
+ENUMS = {
+    "FNN_ACT_": Act,
+    "FNN_LOSS_": Loss,
+    "FNN_OPT_": Opt,
+    "FNN_LAYER_": LayerKind,
+    "FNN_METRIC_": Metric,
+}
 SIMD = {"FNN_SIMD_SCALAR": 0, "FNN_SIMD_AVX2": 1, "FNN_SIMD_AVX512": 2}
 
 

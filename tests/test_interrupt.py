@@ -126,9 +126,9 @@ def test_ctrl_c_inside_a_kernel_stops_fit_at_the_next_batch_boundary():
     model = _model()
     main = threading.get_ident()
     clock = _BatchClock()
-    # the second batch's backward pass: a GEMM of 2048 x 784 x 512 and more, in C
+    # the second batch's training step (forward, backward and update: one call into C)
     sender = _ctrl_c_when(
-        lambda: len(clock.begins) == 2 and _in_native_call(main, "backward", "native.py")
+        lambda: len(clock.begins) == 2 and _in_native_call(main, "train_step", "native.py")
     )
     with pytest.warns(RuntimeWarning, match=r"interrupted .* epoch 1, before batch 3"):
         history = model.fit(X, y, epochs=2, batch_size=BATCH, verbose=0, callbacks=[clock])

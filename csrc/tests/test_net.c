@@ -10,7 +10,10 @@
  *   3. no allocation in the steady state of training: malloc and friends are
  *      interposed and counted over 50 steps after a warm-up (glibc, no sanitizer);
  *   4. with OpenMP, parameters after several Adam steps are the same bits with 1 and
- *      2 threads.
+ *      2 threads;
+ *   5. fnn_net_train_step (rows gathered from a data set, the update fused into
+ *      backprop, metrics) gives the bits of the four calls, allocates nothing, and the
+ *      same bits with 1 and 2 threads.
  */
 #include <math.h>
 #include <stdint.h>
@@ -296,6 +299,8 @@ static long train(float *params, ptrdiff_t n_params, const fnn_net *net, int ste
     return made;
 }
 
+static void test_train_step(const fnn_net *net, ptrdiff_t n_params, const float *start);
+
 static void test_training(void)
 {
     const fnn_layer layers[3] = {
@@ -343,7 +348,112 @@ static void test_training(void)
                memcmp(one, two, sizeof(float) * (size_t)n_params) ? "differ" : "same bits");
         fnn_set_num_threads(threads);
     }
+    test_train_step(&net, n_params, start);
     free(start);
+    free(one);
+    free(two);
+}
+
+/* ------------------------------------------------------------------ 5. one call per step */
+
+enum { DATA_ROWS = 200, STEP_ROWS = 32 };
+
+/* `steps` Adam steps (no clipnorm: fused) on batches of STEP_ROWS rows picked from a
+ * data set of DATA_ROWS, either by fnn_net_train_step (with_step) or by gathering here
+ * and the four calls; returns the allocations of the last `counted` steps. */
+static long train_rows(float *params, ptrdiff_t n_params, const fnn_net *net, int steps,
+                       int counted, int with_step, double *accuracy)
+{
+    float *data = malloc(sizeof(float) * DATA_ROWS * 64);
+    float *xb = malloc(sizeof(float) * STEP_ROWS * 64);
+    float *grads = calloc((size_t)n_params, 4);
+    float *m = calloc((size_t)n_params, 4), *v = calloc((size_t)n_params, 4);
+    float *states[2] = {m, v};
+    int64_t labels[DATA_ROWS], lb[STEP_ROWS], rows[STEP_ROWS];
+    float gx[STEP_ROWS * 64];
+    int64_t gl[STEP_ROWS];
+    uint64_t saved_rng = rng_state;
+    rng_state = 7;
+    for (int i = 0; i < DATA_ROWS * 64; i++)
+        data[i] = (float)uniform();
+    for (int i = 0; i < DATA_ROWS; i++)
+        labels[i] = (i * 7) % 10;
+    rng_state = saved_rng;
+    const fnn_step_spec spec = {.kind = FNN_OPT_ADAM, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-7};
+    const int64_t segments[2] = {0, n_params};
+    const int metrics[2] = {FNN_METRIC_ACCURACY, FNN_METRIC_MSE};
+    double totals[2] = {0, 0};
+    buffers b;
+    make_buffers(&b, net, STEP_ROWS, sizeof(float));
+    b.ws.gather_x = gx;
+    b.ws.gather_labels = gl;
+    long before = 0;
+    for (int t = 1; t <= steps; t++) {
+        if (t == steps - counted + 1)
+            before = allocations;
+        for (int i = 0; i < STEP_ROWS; i++)
+            rows[i] = (t * 37 + i * 13) % DATA_ROWS;
+        double loss;
+        if (with_step) {
+            const fnn_train_step step = {
+                .n = STEP_ROWS, .x = data, .labels = labels, .rows = rows, .n_data = DATA_ROWS,
+                .loss = FNN_LOSS_CROSS_ENTROPY, .seed = 3, .dropout_step = (uint64_t)t,
+                .opt = &spec, .params = params, .grads = grads, .states = (void *const *)states,
+                .segments = segments, .n_segments = 1, .lr = 1e-3, .t = t,
+                .metrics = metrics, .n_metrics = 2, .totals = totals};
+            int status = fnn_net_train_step_f32(net, &b.ws, &step, &loss);
+            CHECK(status == 0, "train_step status %d", status);
+        } else {
+            for (int i = 0; i < STEP_ROWS; i++) {
+                memcpy(xb + i * 64, data + rows[i] * 64, sizeof(float) * 64);
+                lb[i] = labels[rows[i]];
+            }
+            fnn_net_forward_f32(net, params, xb, STEP_ROWS, &b.ws, 1, 3, (uint64_t)t);
+            fnn_net_loss_grad_f32(net, FNN_LOSS_CROSS_ENTROPY, 0, params, &b.ws, STEP_ROWS, lb,
+                                  NULL, NULL, &loss);
+            fnn_metric_sum_f32(FNN_METRIC_ACCURACY, STEP_ROWS, 10, b.ws.acts[2], lb, NULL,
+                               &totals[0]);
+            fnn_net_backward_f32(net, params, grads, &b.ws, xb, STEP_ROWS);
+            fnn_step_f32(&spec, params, grads, states, segments, 1, 1e-3, t);
+        }
+    }
+    long made = allocations - before;
+    *accuracy = totals[0];
+    free_buffers(&b);
+    free(data);
+    free(xb);
+    free(grads);
+    free(m);
+    free(v);
+    return made;
+}
+
+static void test_train_step(const fnn_net *net, ptrdiff_t n_params, const float *start)
+{
+    size_t bytes = sizeof(float) * (size_t)n_params;
+    float *one = malloc(bytes), *two = malloc(bytes);
+    double hits_one, hits_two;
+    memcpy(one, start, bytes);
+    train_rows(one, n_params, net, 6, 0, 0, &hits_one);
+    memcpy(two, start, bytes);
+    long made = train_rows(two, n_params, net, 6, 3, 1, &hits_two);
+    CHECK(memcmp(one, two, bytes) == 0, "train_step differs from the four calls");
+    CHECK(hits_one == hits_two, "train_step's accuracy %g, the four calls' %g", hits_two, hits_one);
+    if (COUNTS_ALLOCATIONS)
+        CHECK(made == 0, "%ld allocations in 3 steady-state train steps", made);
+    printf("train_step: %s as the four calls, %ld allocations\n",
+           memcmp(one, two, bytes) ? "not the same" : "the same bits", made);
+    if (fnn_openmp_enabled()) {
+        const int threads = fnn_get_num_threads();
+        fnn_set_num_threads(1);
+        memcpy(one, start, bytes);
+        train_rows(one, n_params, net, 4, 0, 1, &hits_one);
+        fnn_set_num_threads(2);
+        memcpy(two, start, bytes);
+        train_rows(two, n_params, net, 4, 0, 1, &hits_two);
+        CHECK(memcmp(one, two, bytes) == 0, "train_step differs between 1 and 2 threads");
+        fnn_set_num_threads(threads);
+    }
     free(one);
     free(two);
 }

@@ -89,6 +89,10 @@ cdef extern from "fastnn.h" nogil:
         FNN_OPT_ADAGRAD
         FNN_LAYER_DENSE
         FNN_LAYER_DROPOUT
+        FNN_METRIC_ACCURACY
+        FNN_METRIC_BINARY_ACCURACY
+        FNN_METRIC_MSE
+        FNN_METRIC_MAE
         FNN_SIMD_SCALAR
         FNN_SIMD_AVX2
         FNN_SIMD_AVX512
@@ -110,6 +114,10 @@ cdef extern from "fastnn.h" nogil:
                           ptrdiff_t n, ptrdiff_t k, const double *a, const double *z,
                           const int64_t *labels, const double *targets,
                           const double *weights, double *grad, double *loss_out)
+    int fnn_metric_sum_f32(int metric, ptrdiff_t n, ptrdiff_t k, const float *out,
+                           const int64_t *labels, const float *targets, double *sum)
+    int fnn_metric_sum_f64(int metric, ptrdiff_t n, ptrdiff_t k, const double *out,
+                           const int64_t *labels, const double *targets, double *sum)
 
     # ---------------------------------------------------------------- optimizers
     ctypedef struct fnn_step_spec:
@@ -147,6 +155,33 @@ cdef extern from "fastnn.h" nogil:
         void *delta[2]
         void *scratch
         size_t scratch_bytes
+        void *gather_x
+        int64_t *gather_labels
+        void *gather_targets
+        void *gather_weights
+
+    ctypedef struct fnn_train_step:
+        ptrdiff_t n
+        const void *x
+        const int64_t *labels
+        const void *targets
+        const void *weights
+        const int64_t *rows
+        ptrdiff_t n_data
+        int loss
+        double loss_param
+        uint64_t seed, dropout_step
+        const fnn_step_spec *opt
+        void *params
+        void *grads
+        void **states
+        const int64_t *segments
+        ptrdiff_t n_segments
+        double lr
+        int64_t t
+        const int *metrics
+        int n_metrics
+        double *totals
 
     size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
                                  int threads)
@@ -170,6 +205,10 @@ cdef extern from "fastnn.h" nogil:
                               const fnn_workspace *ws, const float *x, ptrdiff_t n)
     void fnn_net_backward_f64(const fnn_net *net, const double *params, double *grads,
                               const fnn_workspace *ws, const double *x, ptrdiff_t n)
+    int fnn_net_train_step_f32(const fnn_net *net, const fnn_workspace *ws,
+                               const fnn_train_step *step, double *loss_out)
+    int fnn_net_train_step_f64(const fnn_net *net, const fnn_workspace *ws,
+                               const fnn_train_step *step, double *loss_out)
     size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                          int threads)
     void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,

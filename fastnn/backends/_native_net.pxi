@@ -53,6 +53,10 @@ C_CODES = {
     "FNN_OPT_ADAGRAD": FNN_OPT_ADAGRAD,
     "FNN_LAYER_DENSE": FNN_LAYER_DENSE,
     "FNN_LAYER_DROPOUT": FNN_LAYER_DROPOUT,
+    "FNN_METRIC_ACCURACY": FNN_METRIC_ACCURACY,
+    "FNN_METRIC_BINARY_ACCURACY": FNN_METRIC_BINARY_ACCURACY,
+    "FNN_METRIC_MSE": FNN_METRIC_MSE,
+    "FNN_METRIC_MAE": FNN_METRIC_MAE,
     "FNN_SIMD_SCALAR": FNN_SIMD_SCALAR,
     "FNN_SIMD_AVX2": FNN_SIMD_AVX2,
     "FNN_SIMD_AVX512": FNN_SIMD_AVX512,
@@ -265,9 +269,11 @@ cdef class NetBuffers:
     cdef int threads              # the thread count the scratch was sized for
     cdef readonly Py_ssize_t n    # rows of the last forward pass (-1: none yet)
     cdef object out_view          # ws.acts[-1][:n], made once per n
+    cdef object gathered          # train_step's gather buffers (made at its first use)
 
     def __cinit__(self):
         self.pointers = NULL
+        self.gathered = None
 
     def __init__(self, net, ws):
         cdef Py_ssize_t count, i
@@ -294,6 +300,8 @@ cdef class NetBuffers:
             if layer.kind == LayerKind.DROPOUT and mask is None:
                 raise ValueError(f"ws.masks[{i}] is missing")
         self.ws.batch = batch
+        self.ws.gather_x = self.ws.gather_labels = NULL
+        self.ws.gather_targets = self.ws.gather_weights = NULL
         self.ws.acts = self.pointers
         self.ws.pres = self.pointers + count
         self.ws.masks = <uint8_t **>(self.pointers + 2 * count)
@@ -329,6 +337,29 @@ cdef class NetBuffers:
         address = <uintptr_t>_data(self.scratch_array)
         self.ws.scratch = <void *>((address + 63) & ~(<uintptr_t>63))
         self.ws.scratch_bytes = need
+        return 0
+
+    cdef int make_gather_buffers(self) except -1:
+        """Where train_step gathers batches given as row indices: made once."""
+        cdef Py_ssize_t batch = self.ws.batch
+        dtype = np.float32 if self.desc.typenum == cnp.NPY_FLOAT32 else np.float64
+        x = np.empty((batch, self.desc.n_in), dtype)
+        labels = np.empty(batch, np.int64)
+        targets = np.empty((batch, self.desc.n_out), dtype)
+        weights = np.empty(batch, dtype)
+        self.ws.gather_x = _data(x)
+        self.ws.gather_labels = <int64_t *>_data(labels)
+        self.ws.gather_targets = _data(targets)
+        self.ws.gather_weights = _data(weights)
+        self.gathered = (x, labels, targets, weights)
+        return 0
+
+    cdef int rows_done(self, ws, Py_ssize_t n) except -1:
+        """Record that the workspace now holds a pass over n rows."""
+        if n != self.n:
+            self.n = n
+            self.out_view = ws.acts[self.desc.net.n_layers - 1][:n]
+            ws.n = n
         return 0
 
     cdef inline int ready(self) except -1:
@@ -374,10 +405,7 @@ def net_forward(net, cnp.ndarray params not None, cnp.ndarray x not None, ws,
         else:
             fnn_net_forward_f64(&desc.net, <double *>p_params, <double *>p_x, n,
                                 &bufs.ws, c_training, c_seed, c_step)
-    if n != bufs.n:
-        bufs.n = n
-        bufs.out_view = ws.acts[desc.net.n_layers - 1][:n]
-        ws.n = n
+    bufs.rows_done(ws, n)
     return bufs.out_view
 
 
@@ -577,6 +605,21 @@ cdef int _check_segments(cnp.ndarray segments, Py_ssize_t size) except -1:
     return 0
 
 
+cdef int _state_buffers(states, int count, cnp.ndarray params, void **out) except -1:
+    """out[i] = states[i]'s data for the `count` state arrays (each like params, writable);
+    NULL for the others of out's two."""
+    out[0] = out[1] = NULL
+    if len(states) < count:
+        raise ValueError(f"states: this optimizer needs {count} arrays, got {len(states)}")
+    for i in range(count):
+        state = states[i]
+        if not isinstance(state, np.ndarray):
+            raise TypeError(f"states[{i}] must be a numpy.ndarray")
+        _check_same(<cnp.ndarray>state, f"states[{i}]", params, "params", True)
+        out[i] = _data(<cnp.ndarray>state)
+    return 0
+
+
 def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
          cnp.ndarray segments not None, double lr, t):
     """NativeBackend.step: one optimizer update of params' segments, in place."""
@@ -585,19 +628,10 @@ def step(spec, cnp.ndarray params not None, cnp.ndarray grads not None, states,
     cdef int typenum = _float_typenum(params, "params")
     _check(params, "params", typenum, 1, True)
     _check_same(grads, "grads", params, "params")
-    cdef Py_ssize_t size = params.shape[0], i
+    cdef Py_ssize_t size = params.shape[0]
     _check_segments(segments, size)
-    cdef int n_states = fnn_step_n_states(&c_spec)
-    if len(states) < n_states:
-        raise ValueError(f"states: this optimizer needs {n_states} arrays, got {len(states)}")
     cdef void *state_ptrs[2]
-    state_ptrs[0] = state_ptrs[1] = NULL
-    for i in range(n_states):
-        state = states[i]
-        if not isinstance(state, np.ndarray):
-            raise TypeError(f"states[{i}] must be a numpy.ndarray")
-        _check_same(state, f"states[{i}]", params, "params", True)
-        state_ptrs[i] = _data(state)
+    _state_buffers(states, fnn_step_n_states(&c_spec), params, state_ptrs)
     if t < 1:
         raise ValueError(f"t counts steps from 1, got {t}")
     cdef int64_t c_t = t
@@ -624,6 +658,142 @@ def grad_norm(cnp.ndarray grads not None, cnp.ndarray segments not None):
                                  segments.shape[0])
     return fnn_grad_norm_f64(<double *>_data(grads), <int64_t *>_data(segments),
                              segments.shape[0])
+
+
+# ------------------------------------------------------------------ a whole training step
+
+cdef enum:
+    _MAX_METRICS = 16
+
+
+cdef object _train_status(int status):
+    if status == -4:
+        raise ValueError("rows: an index is outside the rows of x")
+    return _loss_status(status)
+
+
+def net_train_step(net, loss, spec, cnp.ndarray params not None, cnp.ndarray grads not None,
+                   states, cnp.ndarray segments not None, ws, cnp.ndarray x not None,
+                   cnp.ndarray y not None, sample_weight, rows, double lr, t, seed, step,
+                   metrics=(), totals=None):
+    """NativeBackend.train_step: forward, loss, and (when the loss is finite) metrics,
+    backward and the optimizer update in one C call; returns the loss."""
+    cdef NetBuffers bufs = _buffers_of(ws, net)
+    cdef NetDesc desc = bufs.desc
+    if desc.loss_error is not None:
+        raise ValueError(desc.loss_error)
+    if desc.backward_error is not None:
+        raise ValueError(desc.backward_error)
+    cdef fnn_train_step c
+    cdef fnn_step_spec c_spec
+    _c_step_spec(spec, &c_spec)
+    desc.check_params(params, "params", True)
+    desc.check_params(grads, "grads", True)
+    if _data(grads) == _data(params):
+        raise ValueError("grads must not be the params buffer")
+    _check_segments(segments, desc.n_params)
+    cdef void *state_ptrs[2]
+    _state_buffers(states, fnn_step_n_states(&c_spec), params, state_ptrs)
+    cdef int i
+    if t < 1:
+        raise ValueError(f"t counts steps from 1, got {t}")
+    # the batch: x itself, or the rows of x listed in `rows`
+    cdef cnp.ndarray index
+    cdef Py_ssize_t n, n_data
+    if rows is None:
+        _check_rows(x, "x", desc.typenum, desc.n_in, bufs.ws.batch)
+        n = n_data = x.shape[0]
+        c.rows = NULL
+    else:
+        if not isinstance(rows, np.ndarray):
+            raise TypeError(f"rows must be a numpy.ndarray or None, got {type(rows).__name__}")
+        index = <cnp.ndarray>rows
+        _check(index, "rows", cnp.NPY_INT64, 1)
+        n = index.shape[0]
+        if n > bufs.ws.batch:
+            raise ValueError(f"rows has {n} indices, more than the workspace's batch of "
+                             f"{bufs.ws.batch}")
+        _check_rows(x, "x", desc.typenum, desc.n_in, -1)
+        n_data = x.shape[0]
+        if bufs.gathered is None:
+            bufs.make_gather_buffers()
+        c.rows = <int64_t *>_data(index)
+    if n < 1:
+        raise ValueError("a training step needs at least one row")
+    cdef int64_t *labels = NULL
+    cdef void *targets = NULL
+    _targets(y, desc.typenum, n_data, desc.n_out, &labels, &targets)
+    c.weights = _weights(sample_weight, desc.typenum, n_data)
+    # metrics
+    cdef int c_metrics[_MAX_METRICS]
+    cdef int n_metrics = len(metrics)
+    if n_metrics > _MAX_METRICS:
+        raise ValueError(f"at most {_MAX_METRICS} metrics, got {n_metrics}")
+    for i in range(n_metrics):
+        c_metrics[i] = metrics[i]
+        if not FNN_METRIC_ACCURACY <= c_metrics[i] <= FNN_METRIC_MAE:
+            raise ValueError(f"unknown metric code {c_metrics[i]}")
+    c.totals = NULL
+    if n_metrics:
+        if not isinstance(totals, np.ndarray):
+            raise TypeError("totals must be a float64 numpy.ndarray when metrics are given")
+        _check(<cnp.ndarray>totals, "totals", cnp.NPY_FLOAT64, 1, True)
+        if (<cnp.ndarray>totals).shape[0] < n_metrics:
+            raise ValueError(f"totals holds {(<cnp.ndarray>totals).shape[0]} values for "
+                             f"{n_metrics} metrics")
+        c.totals = <double *>_data(<cnp.ndarray>totals)
+    c.n = n
+    c.x = _data(x)
+    c.labels = labels
+    c.targets = targets
+    c.n_data = n_data
+    c.loss = loss.code
+    c.loss_param = loss.param
+    c.seed = _u64(seed)
+    c.dropout_step = _u64(step)
+    c.opt = &c_spec
+    c.params = _data(params)
+    c.grads = _data(grads)
+    c.states = state_ptrs
+    c.segments = <int64_t *>_data(segments)
+    c.n_segments = segments.shape[0]
+    c.lr = lr
+    c.t = t
+    c.metrics = c_metrics
+    c.n_metrics = n_metrics
+    bufs.ready()
+    cdef double value = 0
+    cdef int status
+    with nogil:
+        if desc.typenum == cnp.NPY_FLOAT32:
+            status = fnn_net_train_step_f32(&desc.net, &bufs.ws, &c, &value)
+        else:
+            status = fnn_net_train_step_f64(&desc.net, &bufs.ws, &c, &value)
+    if status != 0:
+        _train_status(status)
+    bufs.rows_done(ws, n)
+    return value
+
+
+def metric_sum(int metric, cnp.ndarray out not None, cnp.ndarray y not None):
+    """The metric kernel alone: its sum over the rows of `out` (a Python float)."""
+    cdef int typenum = _float_typenum(out, "out")
+    _check(out, "out", typenum, 2)
+    cdef Py_ssize_t n = out.shape[0], k = out.shape[1]
+    cdef int64_t *labels = NULL
+    cdef void *targets = NULL
+    _targets(y, typenum, n, k, &labels, &targets)
+    cdef double total = 0
+    cdef int status
+    if typenum == cnp.NPY_FLOAT32:
+        status = fnn_metric_sum_f32(metric, n, k, <float *>_data(out), labels,
+                                    <float *>targets, &total)
+    else:
+        status = fnn_metric_sum_f64(metric, n, k, <double *>_data(out), labels,
+                                    <double *>targets, &total)
+    if status != 0:
+        raise ValueError(f"unknown metric code {metric}")
+    return total
 
 
 # ------------------------------------------------------------------ single kernels

@@ -10,6 +10,12 @@ are int64 in range. One training step is::
     backend.backward(net, params, grads, ws, x)
     backend.step(spec, params, grads, states, segments, lr, t)
 
+or, as Model.fit runs it, all of that in one call (which may also gather the batch's
+rows, sum the training metrics, and skip the update when the loss is not finite)::
+
+    loss = backend.train_step(net, loss, spec, params, grads, states, segments, ws,
+                              x, y, sample_weight, rows, lr, t, seed, s, metrics, totals)
+
 ``params``/``grads``/``states[i]`` are flat 1-D buffers laid out as NetSpec describes.
 """
 
@@ -19,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .spec import LossSpec, NetSpec, StepSpec
+from .spec import LossSpec, Metric, NetSpec, StepSpec
 
 
 class Backend(Protocol):
@@ -70,6 +76,37 @@ class Backend(Protocol):
     ) -> None:
         """Apply one optimizer update, in place, to the [start, stop) ranges in
         ``segments``; ``t`` is the 1-based step count (Adam's bias correction)."""
+
+    def train_step(
+        self,
+        net: NetSpec,
+        loss: LossSpec,
+        spec: StepSpec,
+        params: np.ndarray,
+        grads: np.ndarray,
+        states: list[np.ndarray],
+        segments: np.ndarray,
+        ws,
+        x: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        rows: np.ndarray | None,
+        lr: float,
+        t: int,
+        seed: int,
+        step: int,
+        metrics: tuple[Metric, ...] = (),
+        totals: np.ndarray | None = None,
+    ) -> float:
+        """One training step: forward (training), loss_grad, then, only if the loss is
+        finite, the metrics, backward and step; returns the loss, and a non-finite one
+        leaves params, grads, states and totals as they were.
+
+        ``rows`` None: x, y, sample_weight are the batch; else an int64 array of indices
+        and the batch is those rows of x, y, sample_weight (gathered by the backend).
+        ``metrics``: spec.Metric codes whose sums over the batch are added to
+        ``totals[i]`` (float64). The result is what the four calls give: on the native
+        backend the same bits, whatever the number of threads."""
 
     def predict(self, net: NetSpec, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The network's output for every row of x (Dropout off); keeps no state, so

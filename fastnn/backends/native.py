@@ -92,6 +92,51 @@ class NativeBackend:
         """One optimizer update of the trainable segments; t counts steps from 1."""
         _native.step(spec, params, grads, states, segments, lr, t)
 
+    def train_step(
+        self,
+        net,
+        loss,
+        spec,
+        params,
+        grads,
+        states,
+        segments,
+        ws,
+        x,
+        y,
+        sample_weight,
+        rows,
+        lr: float,
+        t: int,
+        seed: int,
+        step: int,
+        metrics=(),
+        totals=None,
+    ) -> float:
+        """forward + loss_grad + (if the loss is finite) metrics, backward and step, in one
+        C call: rows gathered there, and without clipnorm each layer's update fused into
+        backprop (the same bits as the four calls)."""
+        return _native.net_train_step(
+            net,
+            loss,
+            spec,
+            params,
+            grads,
+            states,
+            segments,
+            ws,
+            x,
+            y,
+            sample_weight,
+            rows,
+            lr,
+            t,
+            seed,
+            step,
+            metrics,
+            totals,
+        )
+
     def predict(self, net, params, x, chunk: int = 256):
         """The network's output for every row of x, `chunk` rows through the whole net at
         a time (so that activations stay in cache); keeps nothing (thread-safe)."""

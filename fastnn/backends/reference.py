@@ -23,6 +23,7 @@ from .spec import (
     LayerKind,
     Loss,
     LossSpec,
+    Metric,
     NetSpec,
     Opt,
     StepSpec,
@@ -41,12 +42,14 @@ def gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = Fa
 
 # ---------------------------------------------------------------- activations
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """Elementwise erf (NumPy has none): exact to double rounding via math.erf."""
-    return _erf(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
+def normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Phi(z) = erfc(-z / sqrt 2) / 2 elementwise (NumPy has no erfc), in double via
+    math.erfc: accurate in both tails, where 0.5 (1 + erf(z / sqrt 2)) loses every digit
+    for z << 0."""
+    return (0.5 * _erfc(-z.astype(np.float64) / math.sqrt(2)).astype(np.float64)).astype(z.dtype)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -82,7 +85,7 @@ def activate(act: Act, z: np.ndarray, param: float = 0.0) -> np.ndarray:
     if act == Act.ELU:
         return np.where(z > 0, z, z.dtype.type(param) * np.expm1(np.minimum(z, 0)))
     if act == Act.GELU:
-        return 0.5 * z * (1 + erf(z / np.sqrt(z.dtype.type(2))))
+        return z * normal_cdf(z)
     if act == Act.SOFTPLUS:
         return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
     if act == Act.STEP:
@@ -112,7 +115,7 @@ def activation_grad(
     if act == Act.GELU:
         if z is None:
             raise ValueError("GELU's derivative needs the pre-activation z")
-        cdf = 0.5 * (one + erf(z / np.sqrt(a.dtype.type(2))))
+        cdf = normal_cdf(z)
         pdf = np.exp(-0.5 * z * z) / np.sqrt(a.dtype.type(2 * np.pi))
         return da * (cdf + z * pdf)
     if act == Act.SOFTPLUS:  # d softplus / dz = sigmoid(z) = 1 - e^-a
@@ -230,6 +233,29 @@ def regularization_penalty(net: NetSpec, params: np.ndarray) -> float:
     return total
 
 
+# ---------------------------------------------------------------- metrics
+
+
+def metric_sum(code: Metric, out: np.ndarray, y: np.ndarray) -> float:
+    """A training metric summed over the rows of a batch (its mean is the sum over the
+    rows seen); ``y`` is integer labels or targets with ``out``'s rows."""
+    if code == Metric.ACCURACY:
+        labels = y if y.ndim == 1 else y.argmax(axis=1)
+        return float((out.argmax(axis=1) == labels).sum())
+    if y.ndim == 1 and out.shape[1] > 1:  # labels against class scores: one-hot rows
+        target = _targets_matrix(y, out.shape[1], out.dtype)
+    else:
+        target = y.reshape(out.shape)
+    if code == Metric.BINARY_ACCURACY:
+        return float(((out > 0.5) == (target > 0.5)).mean(axis=1).sum())
+    error = out - target
+    if code == Metric.MSE:
+        return float((error * error).mean(axis=1).sum(dtype=np.float64))
+    if code == Metric.MAE:
+        return float(np.abs(error).mean(axis=1).sum(dtype=np.float64))
+    raise ValueError(f"unknown metric code {code!r}")
+
+
 # ---------------------------------------------------------------- optimizer rules
 
 
@@ -241,8 +267,21 @@ def clip_scale(grads: np.ndarray, clipnorm: float) -> float:
     return clipnorm / max(norm, clipnorm)
 
 
+def flush(state: np.ndarray) -> np.ndarray:
+    """Values below the smallest normal number become 0, in place (and returned).
+
+    Every rule stores its state (velocity, moments, accumulators) flushed, and writes
+    its moving averages and Adam's step so that no intermediate product goes denormal
+    before the state does: the moments of weights whose gradient is mostly zero decay
+    geometrically, and denormal arithmetic stalls the CPU (see csrc/optim_loops.inc).
+    """
+    state[np.abs(state) < np.finfo(state.dtype).tiny] = 0
+    return state
+
+
 def apply_rule(spec: StepSpec, p, g, states, lr: float, t: int) -> None:
-    """Update parameters p in place from gradient g (Keras's formulations)."""
+    """Update parameters p in place from gradient g (Keras's rules; moving averages as
+    beta * m + (1 - beta) * g, states flushed: see ``flush``)."""
     ty = p.dtype.type
     lr = ty(lr)
     if spec.kind == Opt.SGD:
@@ -253,30 +292,32 @@ def apply_rule(spec: StepSpec, p, g, states, lr: float, t: int) -> None:
         mom = ty(spec.momentum)
         v *= mom
         v -= lr * g
+        flush(v)
         p += mom * v - lr * g if spec.nesterov else v
     elif spec.kind in (Opt.ADAM, Opt.ADAMW):
         m, v = states
         b1, b2 = ty(spec.beta1), ty(spec.beta2)
         if spec.kind == Opt.ADAMW:
             p -= lr * ty(spec.weight_decay) * p
-        m += (1 - b1) * (g - m)
-        v += (1 - b2) * (g * g - v)
+        m[...] = flush(b1 * m + (1 - b1) * g)
+        v[...] = flush(b2 * v + (1 - b2) * (g * g))
         step = ty(lr * math.sqrt(1 - spec.beta2**t) / (1 - spec.beta1**t))
-        p -= step * m / (np.sqrt(v) + ty(spec.eps))
+        p -= step * (m / (np.sqrt(v) + ty(spec.eps)))
     elif spec.kind == Opt.RMSPROP:
         v = states[0]
         rho = ty(spec.rho)
-        v += (1 - rho) * (g * g - v)
+        v[...] = flush(rho * v + (1 - rho) * (g * g))
         update = lr * g / (np.sqrt(v) + ty(spec.eps))
         if spec.momentum > 0:
             buf = states[1]
             buf *= ty(spec.momentum)
             buf += update
-            update = buf
+            update = flush(buf)
         p -= update
     elif spec.kind == Opt.ADAGRAD:
         (acc,) = states
         acc += g * g
+        flush(acc)
         p -= lr * g / (np.sqrt(acc) + ty(spec.eps))
     else:
         raise ValueError(f"unknown optimizer code {spec.kind!r}")
@@ -381,6 +422,44 @@ class ReferenceBackend:
         for a, b in segments:
             views = [s[a:b] for s in states]
             apply_rule(spec, params[a:b], grads[a:b] * scale, views, lr, t)
+
+    def train_step(
+        self,
+        net,
+        loss: LossSpec,
+        spec: StepSpec,
+        params,
+        grads,
+        states,
+        segments,
+        ws: Workspace,
+        x,
+        y,
+        sample_weight,
+        rows,
+        lr: float,
+        t: int,
+        seed: int,
+        step: int,
+        metrics=(),
+        totals=None,
+    ) -> float:
+        """One training step on the batch x, y, sample_weight (or on their ``rows``):
+        forward (training mode, the Dropout masks of (seed, step)), the loss, and only
+        if it is finite the metrics' batch sums (added to ``totals``), backward and the
+        optimizer update. Returns the loss; a non-finite loss changes nothing."""
+        if rows is not None:
+            x, y = x[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+        out = self.forward(net, params, x, ws, True, seed, step)
+        value = self.loss_grad(net, loss, params, ws, y, sample_weight)
+        if not math.isfinite(value):
+            return value
+        for i, code in enumerate(metrics):
+            totals[i] += metric_sum(code, out, y)
+        self.backward(net, params, grads, ws, x)
+        self.step(spec, params, grads, states, segments, lr, t)
+        return value
 
     @_quiet
     def predict(self, net, params, x, chunk: int = 4096):

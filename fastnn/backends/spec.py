@@ -53,6 +53,21 @@ class Opt(IntEnum):
     ADAGRAD = 4
 
 
+class Metric(IntEnum):
+    """Training metric codes (``FNN_METRIC_*`` in fastnn.h): what train_step sums per batch.
+
+    ACCURACY: the argmax of the outputs against the label (or the target row's argmax);
+    BINARY_ACCURACY: each output thresholded at 0.5 against its target thresholded at
+    0.5, averaged over the outputs; MSE / MAE: the mean over the outputs of the squared
+    / absolute error.
+    """
+
+    ACCURACY = 0
+    BINARY_ACCURACY = 1
+    MSE = 2
+    MAE = 3
+
+
 class LayerKind(IntEnum):
     """Layer codes (``FNN_LAYER_*`` in fastnn.h)."""
 
