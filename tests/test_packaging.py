@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import venv
 import zipfile
@@ -56,10 +57,22 @@ def _run(command: list, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _fresh_venv(folder: Path) -> Path:
-    # Without its own pip: the venv then runs this interpreter's pip and build tools
-    # (ensurepip would also bring an old setuptools that shadows ours).
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(folder)
-    return folder / ("Scripts" if os.name == "nt" else "bin")
+    """A venv that sees the packages of the environment running the tests, after its own.
+
+    Not ``system_site_packages``: that exposes the base interpreter's site-packages, not
+    the (virtual) environment pytest runs in, whose setuptools the build needs (a base
+    interpreter may carry one too old for pyproject's licence expression). Nor its own
+    pip: ensurepip would bring an old setuptools that shadows ours.
+    """
+    venv.EnvBuilder(with_pip=False).create(folder)
+    bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
+    ask_purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    inner = subprocess.run(
+        [str(bin_dir / "python"), "-c", ask_purelib], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    outer = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    Path(inner, "_outer_environment.pth").write_text("".join(f"{path}\n" for path in outer))
+    return bin_dir
 
 
 def _smoke(bin_dir: Path, cwd: Path) -> None:
