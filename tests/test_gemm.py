@@ -366,7 +366,7 @@ import numpy as np
 from fastnn.backends import _native as nv
 rng = np.random.default_rng(5)
 shapes = [(128, 256, 784), (128, 784, 256), (784, 256, 128), (70, 33, 300), (300, 257, 99),
-          (9, 40, 1000), (1, 300, 50), (65, 10, 129), (100, 288, 70)]
+          (9, 40, 1000), (1, 300, 50), (65, 10, 129), (100, 288, 70), (80, 40, 2100)]
 levels = nv.SIMD_LEVELS[: nv.SIMD_LEVELS.index(nv.simd_detected()) + 1]
 worst = 0.0
 for level, (m, n, k), ta, tb, dtype, threads in itertools.product(

@@ -31,8 +31,8 @@
 #define V_LOAD(p) _mm512_loadu_ps(p)
 #define V_LOAD_MASKED(m, p) _mm512_maskz_loadu_ps(m, p)
 #define V_MASK(n) zmm_mask16(n)
-#define V_STORE(st, r, col, acc, m) zmm_store_f32(st, r, col, acc, m)
-#define V_STORE_RAW(p, acc, m) _mm512_mask_storeu_ps(p, m, acc)
+#define V_STORE(st, r, col, acc, n) zmm_store_f32(st, r, col, acc, zmm_mask16(n))
+#define V_STORE_RAW(p, acc, n) _mm512_mask_storeu_ps(p, zmm_mask16(n), acc)
 #define V_STORE_OF(o, i, j) simd_store_of(o, i, j)
 #define PACKED_MR 8
 #define PACKED_NV 2

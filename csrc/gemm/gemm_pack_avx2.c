@@ -2,10 +2,12 @@
  * gemm_pack_avx2.c - packing (gemm_pack_fn, see gemm.h) with AVX2 for the two layouts
  * that matter, the portable routine for any other strides:
  *
- *   width-contiguous (sw == 1): each depth step copies a panel's run of elements with
- *     masked loads and stores (AVX2 tiles are 6 rows: a full vector would spill over);
+ *   width-contiguous (sw == 1): each depth step copies a panel's run of elements
+ *     (masked loads past the width; a 6-row A panel's runs are stored as 4 + 2);
  *   depth-contiguous (sd == 1): 8 x 8 float (4 x 4 double) blocks of one panel are
  *     transposed in registers; rows past the panel or the width are zeros.
+ *
+ * No masked stores: AVX2's are slow on some cores (gemm_avx2.h).
  */
 #include "gemm_avx2.h"
 
@@ -56,10 +58,10 @@ static void copy_f32(ptrdiff_t width, ptrdiff_t depth, const float *src, ptrdiff
             const int wn = (int)gemm_min(panel, width - w0);
             float *d = dst + w0 / panel * pstride;
             for (int c = 0; c < panel; c += 8) {
-                const __m256i keep = ymm_mask8(panel - c), valid = ymm_mask8(wn - c);
+                const int keep = panel - c, valid = wn - c;
                 for (ptrdiff_t p = p0; p < p1; p++)
-                    _mm256_maskstore_ps(d + p * panel + c, keep,
-                                        _mm256_maskload_ps(src + p * sd + w0 + c, valid));
+                    ymm_storen_ps(d + p * panel + c, ymm_loadn_ps(src + p * sd + w0 + c, valid),
+                                  keep);
             }
         }
     }
@@ -73,7 +75,6 @@ static void transpose_f32(ptrdiff_t width, ptrdiff_t depth, const float *src, pt
             const int dn = (int)gemm_min(8, depth - p0);
             const __m256i along = ymm_mask8(dn);
             for (int c = 0; c < panel; c += 8) {
-                const __m256i keep = ymm_mask8(panel - c);
                 __m256 r[8];
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++) {
@@ -84,7 +85,7 @@ static void transpose_f32(ptrdiff_t width, ptrdiff_t depth, const float *src, pt
                 }
                 transpose8_f32(r);
                 for (int p = 0; p < dn; p++)
-                    _mm256_maskstore_ps(dst + (p0 + p) * panel + c, keep, r[p]);
+                    ymm_storen_ps(dst + (p0 + p) * panel + c, r[p], panel - c);
             }
         }
     }
@@ -112,10 +113,10 @@ static void copy_f64(ptrdiff_t width, ptrdiff_t depth, const double *src, ptrdif
             const int wn = (int)gemm_min(panel, width - w0);
             double *d = dst + w0 / panel * pstride;
             for (int c = 0; c < panel; c += 4) {
-                const __m256i keep = ymm_mask4(panel - c), valid = ymm_mask4(wn - c);
+                const int keep = panel - c, valid = wn - c;
                 for (ptrdiff_t p = p0; p < p1; p++)
-                    _mm256_maskstore_pd(d + p * panel + c, keep,
-                                        _mm256_maskload_pd(src + p * sd + w0 + c, valid));
+                    ymm_storen_pd(d + p * panel + c, ymm_loadn_pd(src + p * sd + w0 + c, valid),
+                                  keep);
             }
         }
     }
@@ -129,7 +130,6 @@ static void transpose_f64(ptrdiff_t width, ptrdiff_t depth, const double *src, p
             const int dn = (int)gemm_min(4, depth - p0);
             const __m256i along = ymm_mask4(dn);
             for (int c = 0; c < panel; c += 4) {
-                const __m256i keep = ymm_mask4(panel - c);
                 __m256d r[4];
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++) {
@@ -140,7 +140,7 @@ static void transpose_f64(ptrdiff_t width, ptrdiff_t depth, const double *src, p
                 }
                 transpose4_f64(r);
                 for (int p = 0; p < dn; p++)
-                    _mm256_maskstore_pd(dst + (p0 + p) * panel + c, keep, r[p]);
+                    ymm_storen_pd(dst + (p0 + p) * panel + c, r[p], panel - c);
             }
         }
     }
