@@ -40,6 +40,10 @@ def test_fastnn_bench_quick_prints_every_workload(capsys, tmp_path):
     measured = {(c["task"], c["threads"], c["peer"]) for c in saved["cells"] if c["values"]}
     assert ("W1-sgd", 1, "fastnn-numpy") in measured
     assert ("W3-1", 2, "fastnn-numpy") in measured
+    # --quick measures its costliest task, W2, at the most threads only
+    assert ("W2", 2, "fastnn-native") in measured
+    assert not any(task == "W2" and threads == 1 for task, threads, _ in measured)
+    assert not any(line.startswith("| W2 784-2048-2048-10 b512 Adam | 1 |") for line in table)
 
 
 def test_bench_rejects_unknown_names(capsys):

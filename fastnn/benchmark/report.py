@@ -63,6 +63,8 @@ def rows(results: Results, tasks: list[Task], thread_counts: list[int], workload
         if task.workload not in workloads:
             continue  # run only because W5 needs it
         for threads in thread_counts:
+            if not any(key == task.key and t == threads for key, t, _ in results.cells):
+                continue  # not run at this thread count (--quick)
             values = {
                 peer: cell.values
                 for (key, t, peer), cell in results.cells.items()

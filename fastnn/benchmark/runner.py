@@ -50,9 +50,10 @@ class Settings:
     block_seconds: float = 0.002  # W3/W4: a timed block of calls lasts about this
     budget_seconds: float = 0.15  # W3/W4: blocks are run for this long per measurement
     min_blocks: int = 3  # W3/W4: ... and at least this many blocks
+    top_threads_only: tuple[str, ...] = ()  # task keys measured at the most threads only
 
     def for_worker(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "rounds"}
+        return {k: v for k, v in vars(self).items() if k not in ("rounds", "top_threads_only")}
 
 
 @dataclass
@@ -79,6 +80,7 @@ class WorkerProcess:
 
     def __init__(self, peer: str, threads: int, cores: list[int], data_dir: Path) -> None:
         self.peer = peer
+        self.quitting = False
         self.log = open(data_dir / f"{peer}-{threads}.log", "w+")  # closed by close()
         self.process = subprocess.Popen(
             [sys.executable, "-c", BOOTSTRAP, ",".join(map(str, cores)), peer, str(threads),
@@ -116,10 +118,15 @@ class WorkerProcess:
     def wait_idle(self) -> None:
         wait_until_idle(self.pid)
 
+    def request_quit(self) -> None:
+        if self.process.poll() is None and not self.quitting:
+            self.send({"op": "quit"})
+            self.quitting = True
+
     def close(self) -> None:
         if self.process.poll() is None:
             try:
-                self.send({"op": "quit"})
+                self.request_quit()
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
@@ -194,26 +201,49 @@ def run(
     log: Callable[[str], None] = lambda message: None,
 ) -> Results:
     results = Results()
-    for threads in thread_counts:
-        cores = cores_for(threads)
-        results.cores[threads] = cores
-        workers = _start(peers, threads, cores, data_dir, results, log)
-        try:
-            active = _prepare(workers, tasks, threads, settings, results, log)
+    # Every worker starts and warms up at once: nothing is timed yet, and the processes
+    # pinned to one core import and compile beside those given more.
+    workers = {}
+    try:
+        for threads in thread_counts:
+            results.cores[threads] = cores_for(threads)
+            workers[threads] = _start(peers, threads, results.cores[threads], data_dir, log)
+        for threads in thread_counts:
+            workers[threads] = _hello(workers[threads], results)
+        top = max(thread_counts)
+        tasks_at = {
+            threads: [t for t in tasks if threads == top or t.key not in settings.top_threads_only]
+            for threads in thread_counts
+        }
+        active = _prepare(workers, tasks, tasks_at, settings, results, log)
+        for threads in thread_counts:
             for round_index in range(settings.rounds):
                 log(f"threads {threads}: round {round_index + 1}/{settings.rounds}")
-                for task in tasks:
-                    for peer in _rotated(active[task.key], round_index):
-                        _measure(workers[peer], task, threads, results)
-        finally:
-            for worker in workers.values():
-                worker.close()
+                for task in tasks_at[threads]:
+                    for peer in _rotated(active[threads][task.key], round_index):
+                        _measure(workers[threads][peer], task, threads, results)
+            _close(workers.pop(threads).values())  # its thread pools must not outlive its turn
+    finally:
+        _close([worker for group in workers.values() for worker in group.values()])
     return results
 
 
-def _start(peers, threads, cores, data_dir, results, log) -> dict[str, WorkerProcess]:
+def _start(peers, threads, cores, data_dir, log) -> dict[str, WorkerProcess]:
     log(f"threads {threads}: starting {len(peers)} peer processes on cores {cores}")
-    started = {peer: WorkerProcess(peer, threads, cores, data_dir) for peer in peers}
+    return {peer: WorkerProcess(peer, threads, cores, data_dir) for peer in peers}
+
+
+def _close(workers) -> None:
+    """Ask every worker to quit at once, then wait for each (exits overlap)."""
+    workers = list(workers)
+    for worker in workers:
+        worker.request_quit()
+    for worker in workers:
+        worker.close()
+
+
+def _hello(started: dict[str, WorkerProcess], results: Results) -> dict[str, WorkerProcess]:
+    """The workers that loaded their peer; the others are noted and closed."""
     workers = {}
     for peer, worker in started.items():
         answer = worker.receive()
@@ -226,24 +256,28 @@ def _start(peers, threads, cores, data_dir, results, log) -> dict[str, WorkerPro
     return workers
 
 
-def _prepare(workers, tasks, threads, settings, results, log) -> dict[str, list[str]]:
-    """Warm every task up in every worker (in parallel: nothing is timed yet); returns,
-    per task, the peers that can run it."""
-    active: dict[str, list[str]] = {}
+def _prepare(workers, tasks, tasks_at, settings, results, log) -> dict[int, dict[str, list[str]]]:
+    """Warm each task up in every worker of the thread counts that run it (in parallel:
+    nothing is timed yet); returns, per thread count and task, the peers that can run it."""
+    active: dict[int, dict[str, list[str]]] = {threads: {} for threads in workers}
     for task in tasks:
-        log(f"threads {threads}: preparing {task.key}")
+        log(f"preparing {task.key}")
         request = {"op": "prepare", "task": task.key, "settings": settings.for_worker()}
-        for worker in workers.values():
-            worker.send(request)
-        active[task.key] = []
-        for peer, worker in workers.items():
-            answer = worker.receive()
-            if answer.get("ok"):
-                active[task.key].append(peer)
-            else:
-                results.cell(task.key, threads, peer).skip = _reason(answer)
-    for worker in workers.values():
-        worker.wait_idle()
+        groups = {threads: group for threads, group in workers.items() if task in tasks_at[threads]}
+        for group in groups.values():
+            for worker in group.values():
+                worker.send(request)
+        for threads, group in groups.items():
+            active[threads][task.key] = []
+            for peer, worker in group.items():
+                answer = worker.receive()
+                if answer.get("ok"):
+                    active[threads][task.key].append(peer)
+                else:
+                    results.cell(task.key, threads, peer).skip = _reason(answer)
+    for group in workers.values():
+        for worker in group.values():
+            worker.wait_idle()
     return active
 
 
