@@ -220,7 +220,8 @@ static void sweep(int dbl)
     /* Past the cache blocks (several K blocks: K > KC 1024, M and N blocks) and the MLP shapes. */
     static const ptrdiff_t big[][3] = {
         {128, 256, 784}, {1, 256, 784}, {784, 256, 128}, {128, 784, 256}, {128, 10, 128},
-        {150, 129, 1000}, {100, 200, 2100}, {64, 2100, 40}, {5, 3, 1500}, {0, 5, 5}, {5, 0, 5}, {6, 5, 0}};
+        {150, 129, 1000}, {100, 200, 2100}, {64, 2100, 40}, {5, 3, 1500},
+        {0, 5, 5}, {5, 0, 5}, {6, 5, 0}};
     for (int s = 0; s < (int)(sizeof big / sizeof big[0]); s++) {
         for (int l = 0; l < 3; l++) {
             gemm_case t = {0};
