@@ -8,20 +8,46 @@ import sys
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from . import __version__
 
 # Per data set: a network and schedule that train it well and fast. Any flag overrides.
+# Fashion-MNIST: AdamW with a cosine decay on standardized pixels reaches 0.90 in 12
+# epochs; Adam at a constant rate on [0, 1] pixels stays near 0.887 (README, "The command
+# line").
 RECIPES = {
     "default": {"hidden": (64,), "epochs": 40, "batch_size": 32, "lr": 2e-3},
     "digits": {"hidden": (64,), "epochs": 40, "batch_size": 32, "lr": 2e-3},
-    "fashion-mnist": {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
+    "fashion-mnist": {
+        "hidden": (256, 128),
+        "epochs": 12,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "optimizer": "adamw",
+        "weight_decay": 0.01,
+        "schedule": "cosine",
+        "standardize": True,
+        "dropout": 0.05,
+    },
     "mnist": {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
     "xor": {"hidden": (8,), "epochs": 200, "batch_size": 16, "lr": 1e-2},
     "spiral": {"hidden": (64, 64), "epochs": 200, "batch_size": 32, "lr": 1e-2},
     "circles": {"hidden": (16,), "epochs": 100, "batch_size": 16, "lr": 1e-2},
     "gaussians": {"hidden": (16,), "epochs": 50, "batch_size": 16, "lr": 1e-2},
 }
-FALLBACK = {"hidden": (64,), "epochs": 20, "batch_size": 32, "lr": 1e-3}
+FALLBACK = {
+    "hidden": (64,),
+    "epochs": 20,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "optimizer": "adam",
+    "weight_decay": None,
+    "schedule": "constant",
+    "standardize": False,
+    "dropout": 0.0,
+}
+SCHEDULES = ("constant", "cosine")
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -81,16 +107,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden activation (default relu)",
     )
     train.add_argument(
-        "--optimizer", default="adam", choices=optimizers.NAMES, help="optimizer (default adam)"
+        "--optimizer",
+        default=None,
+        choices=optimizers.NAMES,
+        help="optimizer (default: the recipe's, else adam)",
     )
     train.add_argument("--lr", type=float, default=None, help="learning rate")
+    train.add_argument(
+        "--schedule",
+        default=None,
+        choices=SCHEDULES,
+        help="learning rate per epoch: constant, or cosine from --lr down to 0 over the "
+        "epochs (default: the recipe's, else constant)",
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="decoupled weight decay of adamw (default: the recipe's, else 0.004)",
+    )
+    train.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train on features scaled to zero mean and unit variance (the scaling is then "
+        "folded into the first layer, so the model takes the data set's own inputs)",
+    )
     train.add_argument("--epochs", type=_positive_int, default=None, help="epochs")
     train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size")
     train.add_argument(
         "--dropout",
         type=float,
-        default=0.0,
-        help="dropout rate after each hidden layer (default 0)",
+        default=None,
+        help="dropout rate after each hidden layer (default: the recipe's, else 0)",
     )
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
@@ -136,14 +185,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting(args: argparse.Namespace, recipe: dict, name: str):
+    """The flag's value where given, else the recipe's."""
+    value = getattr(args, name)
+    return recipe[name] if value is None else value
+
+
+def _optimizer(name: str, lr, weight_decay: float | None):
+    import fastnn as fn
+
+    cls = type(fn.optimizers.get(name))
+    if weight_decay is None:
+        return cls(lr=lr)
+    if cls is not fn.optimizers.AdamW:
+        raise ValueError(f"--weight-decay applies to adamw only; the optimizer is {name}")
+    return cls(lr=lr, weight_decay=weight_decay)
+
+
+def fold_standardization(model, mean, std) -> None:
+    """Make a model trained on (X - mean) / std take X itself: the first Dense layer's
+    x (W / std) + (b - (mean / std) W) is its old output on the standardized x."""
+    weights = model.get_weights()
+    W, b = weights[0], weights[1]
+    scale = 1.0 / np.asarray(std, dtype=np.float64)
+    weights[0] = W * scale[:, None]
+    weights[1] = b - (np.asarray(mean, dtype=np.float64) * scale) @ W
+    model.set_weights(weights)
+
+
 def train(args: argparse.Namespace) -> int:
     import fastnn as fn
 
     recipe = {**FALLBACK, **RECIPES.get(args.dataset, {})}
-    hidden = args.hidden or recipe["hidden"]
-    epochs = args.epochs or recipe["epochs"]
-    batch_size = args.batch_size or recipe["batch_size"]
-    lr = args.lr if args.lr is not None else recipe["lr"]
+    hidden = _setting(args, recipe, "hidden")
+    epochs = _setting(args, recipe, "epochs")
+    batch_size = _setting(args, recipe, "batch_size")
+    lr = _setting(args, recipe, "lr")
+    name = _setting(args, recipe, "optimizer")
+    schedule = _setting(args, recipe, "schedule")
+    standardize = _setting(args, recipe, "standardize")
+    dropout = _setting(args, recipe, "dropout")
+    weight_decay = args.weight_decay
+    if weight_decay is None and name == recipe["optimizer"]:
+        weight_decay = recipe["weight_decay"]  # the recipe's, for the recipe's optimizer
     if args.threads:
         fn.set_num_threads(args.threads)
 
@@ -152,32 +236,39 @@ def train(args: argparse.Namespace) -> int:
     layers: list = []
     for units in hidden:
         layers.append(fn.Dense(units, args.activation))
-        if args.dropout > 0:
-            layers.append(fn.Dropout(args.dropout))
+        if dropout > 0:
+            layers.append(fn.Dropout(dropout))
     layers.append(fn.Dense(n_classes, "softmax"))
     model = fn.Model(
         layers, input_dim=X.shape[1], seed=args.seed, dtype=args.dtype, backend=args.backend
     )
-    optimizer = fn.optimizers.get(args.optimizer)
-    model.compile(loss="cross_entropy", optimizer=type(optimizer)(lr=lr), metrics=["accuracy"])
+    rate = fn.schedules.CosineDecay(lr, epochs) if schedule == "cosine" else lr
+    optimizer = _optimizer(name, rate, weight_decay)
+    model.compile(loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"])
     print(
         f"fastnn {fn.__version__}: {args.dataset} ({X.shape[0]} train / {X_test.shape[0]} "
         f"test, {X.shape[1]} features, {n_classes} classes)"
     )
+    decay = f", weight decay {weight_decay:g}" if weight_decay is not None else ""
     print(
         f"network {X.shape[1]}-{'-'.join(map(str, hidden))}-{n_classes} {args.activation}, "
-        f"{args.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, "
+        f"{name} lr {lr:g} {schedule}{decay}, batch {batch_size}, {epochs} epochs, "
+        f"{'standardized' if standardize else 'raw'} inputs, dropout {dropout:g}, "
         f"backend {model.backend}, {fn.get_num_threads()} thread(s)"
     )
     started = time.perf_counter()
+    if standardize:
+        X_fit, mean, std = fn.data.standardize(X)
     history = model.fit(
-        X,
+        X_fit if standardize else X,
         y,
         epochs=epochs,
         batch_size=batch_size,
         verbose=args.verbose,
         validation_split=args.validation_split,
     )
+    if standardize:
+        fold_standardization(model, mean, std)
     seconds = time.perf_counter() - started
     result = model.evaluate(X_test, y_test)
     print(
