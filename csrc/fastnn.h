@@ -421,13 +421,14 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
 /* out (n x n_out) = the network's output for the n rows of x, Dropout off, `chunk`
  * (>= 1) rows at a time. Keeps nothing: `scratch` (64-byte aligned, scratch_bytes long,
  * at least fnn_net_predict_scratch_bytes for min(n, chunk) rows) is the caller's, so
- * calls may run concurrently. */
-void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
-                         ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
-                         size_t scratch_bytes);
-void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
-                         ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
-                         size_t scratch_bytes);
+ * calls may run concurrently. Each chunk of x is checked as it is reached: returns -1,
+ * or the first row holding a NaN or infinity (out is then unfinished). */
+ptrdiff_t fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
+                              ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
+                              size_t scratch_bytes);
+ptrdiff_t fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
+                              ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
+                              size_t scratch_bytes);
 
 #ifdef __cplusplus
 }

@@ -252,9 +252,11 @@ class Model:
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
         """Outputs for every row of X (probabilities for softmax/sigmoid heads).
         Safe to call from several threads at once."""
-        if not check.is_ready_features(X, self._input_dim, self._dtype):
+        backend = self.backend_impl()
+        finite = not backend.predict_checks_finite
+        if not check.is_ready_features(X, self._input_dim, self._dtype, finite):
             X = self.prepare_features(X)  # converts, or raises naming what is wrong
-        return self.backend_impl().predict(self.net(), self._params, X)
+        return backend.predict(self.net(), self._params, X)
 
     def predict_classes(self, X) -> np.ndarray:
         """Class labels: argmax of the outputs, or output > 0.5 for a single unit."""

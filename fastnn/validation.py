@@ -149,9 +149,10 @@ def as_features(name: str, X, n_features: int | None, dtype: np.dtype) -> np.nda
     return converted
 
 
-def is_ready_features(X, n_features: int | None, dtype: np.dtype) -> bool:
+def is_ready_features(X, n_features: int | None, dtype: np.dtype, finite: bool = True) -> bool:
     """Whether X can go to a backend as it is: the cheap test behind predict's fast path
-    (batch-1 prediction costs a few µs, so the full as_features is kept for the rest)."""
+    (batch-1 prediction costs a few µs, so the full as_features is kept for the rest).
+    finite=False leaves the NaN/inf test to a backend that makes it itself."""
     return (
         type(X) is np.ndarray
         and X.dtype == dtype
@@ -160,7 +161,7 @@ def is_ready_features(X, n_features: int | None, dtype: np.dtype) -> bool:
         and X.shape[0] > 0
         and X.flags.c_contiguous
         and X.flags.aligned
-        and bool(np.isfinite(X).all())
+        and (not finite or bool(np.isfinite(X).all()))
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,32 @@ def test_bad_features(model, X, error, message):
     ):
         with pytest.raises(error, match=message):
             call()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("row", "column", "value"), [(0, 0, np.nan), (300, 2, np.inf), (599, 4, -np.inf)]
+)
+def test_predict_names_the_first_non_finite_value(backend, dtype, row, column, value):
+    """predict's fast path (an array the kernels take as it is): the native backend
+    tests each chunk of 256 rows as it reaches it, the first chunk, a later one, the
+    last element; the message is the same as the NumPy backend's."""
+    model = fn.Model(
+        [fn.Dense(4, "relu"), fn.Dense(3, "softmax")],
+        input_dim=5,
+        seed=0,
+        dtype=dtype,
+        backend=backend,
+    )
+    X = np.ones((600, 5), dtype=dtype)
+    X[row, column] = value
+    count = 1
+    if row < 599:
+        X[row + 1, 0] = np.nan  # a second one, after the first
+        count = 2
+    expected = f"X contains {count} NaN or infinite value(s) (first at index ({row}, {column}))"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        model.predict(X)
 
 
 def test_ints_and_bools_are_converted(model):

@@ -243,12 +243,25 @@ static void test_predict_matches_forward(void)
     enum { CHUNK = 128 }; /* 300 rows: two full chunks and a ragged one */
     size_t bytes = fnn_net_predict_scratch_bytes(&net, 0, CHUNK, fnn_get_num_threads());
     void *scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    fnn_net_predict_f32(&net, params, x, ROWS, CHUNK, out, scratch, bytes);
+    ptrdiff_t bad = fnn_net_predict_f32(&net, params, x, ROWS, CHUNK, out, scratch, bytes);
+    CHECK(bad == -1, "predict found a non-finite row (%td) in finite data", bad);
     const float *forward = b.acts[N_LAYERS - 1];
     double worst = 0;
     for (int i = 0; i < ROWS * N_OUT; i++)
         worst = fmax(worst, fabs((double)out[i] - forward[i]));
     CHECK(worst < 1e-6, "predict differs from forward by %g", worst);
+    /* a NaN or infinity is reported by row, in the first chunk, a later one, the last
+     * element */
+    const ptrdiff_t bad_at[] = {0, 131 * N_IN + 2, ROWS * N_IN - 1};
+    const float bad_values[] = {NAN, INFINITY, -INFINITY};
+    for (int t = 0; t < 3; t++) {
+        const float kept = x[bad_at[t]];
+        x[bad_at[t]] = bad_values[t];
+        bad = fnn_net_predict_f32(&net, params, x, ROWS, CHUNK, out, scratch, bytes);
+        CHECK(bad == bad_at[t] / N_IN, "non-finite row %td reported as %td", bad_at[t] / N_IN,
+              bad);
+        x[bad_at[t]] = kept;
+    }
     free(scratch);
     free_buffers(&b);
     free(params);

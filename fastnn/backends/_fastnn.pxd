@@ -211,9 +211,9 @@ cdef extern from "fastnn.h" nogil:
                                const fnn_train_step *step, double *loss_out)
     size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                          int threads)
-    void fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
-                             ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
-                             size_t scratch_bytes)
-    void fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
-                             ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
-                             size_t scratch_bytes)
+    ptrdiff_t fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,
+                                  ptrdiff_t n, ptrdiff_t chunk, float *out, void *scratch,
+                                  size_t scratch_bytes)
+    ptrdiff_t fnn_net_predict_f64(const fnn_net *net, const double *params, const double *x,
+                                  ptrdiff_t n, ptrdiff_t chunk, double *out, void *scratch,
+                                  size_t scratch_bytes)

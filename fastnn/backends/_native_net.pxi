@@ -547,14 +547,21 @@ def net_predict(net, cnp.ndarray params not None, cnp.ndarray x not None,
     cdef void *p_params = _data(params)
     cdef void *p_x = _data(x)
     cdef void *p_out = _data(out)
+    cdef ptrdiff_t bad
     with nogil:
         if is_double:
-            fnn_net_predict_f64(&desc.net, <double *>p_params, <double *>p_x, n, chunk,
-                                <double *>p_out, scratch, need)
+            bad = fnn_net_predict_f64(&desc.net, <double *>p_params, <double *>p_x, n, chunk,
+                                      <double *>p_out, scratch, need)
         else:
-            fnn_net_predict_f32(&desc.net, <float *>p_params, <float *>p_x, n, chunk,
-                                <float *>p_out, scratch, need)
+            bad = fnn_net_predict_f32(&desc.net, <float *>p_params, <float *>p_x, n, chunk,
+                                      <float *>p_out, scratch, need)
     free(block)
+    if bad >= 0:
+        count = int(np.count_nonzero(~np.isfinite(x)))
+        column = int(np.flatnonzero(~np.isfinite(x[bad]))[0])
+        raise ValueError(
+            f"X contains {count} NaN or infinite value(s) (first at index ({bad}, {column})); "
+            "expected finite numbers")
     return out
 
 

@@ -30,6 +30,8 @@ from .spec import LossSpec, Metric, NetSpec, StepSpec
 
 class Backend(Protocol):
     name: str
+    # Whether predict raises ValueError itself on a NaN/inf in x (else the caller tests)
+    predict_checks_finite: bool
 
     def workspace(self, net: NetSpec, batch: int):
         """Buffers for batches of up to ``batch`` rows, reused by every call below."""

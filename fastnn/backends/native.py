@@ -69,6 +69,9 @@ class NativeBackend:
     """The backend interface on the C kernels (see base.Backend)."""
 
     name = "native"
+    # net_predict tests each chunk of x for NaN/inf as it reaches it (in cache, for
+    # free next to the first layer), so Model.predict does not read x once more first.
+    predict_checks_finite = True
 
     def __init__(self) -> None:
         _module()

@@ -343,6 +343,7 @@ class ReferenceBackend:
     """The backend interface on NumPy: one short method per whole-network operation."""
 
     name = "numpy"
+    predict_checks_finite = False  # Model.predict tests its inputs
 
     def workspace(self, net: NetSpec, batch: int) -> Workspace:
         return Workspace(net, batch)
