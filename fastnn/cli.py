@@ -257,10 +257,9 @@ def train(args: argparse.Namespace) -> int:
         f"backend {model.backend}, {fn.get_num_threads()} thread(s)"
     )
     started = time.perf_counter()
-    if standardize:
-        X_fit, mean, std = fn.data.standardize(X)
+    X_fit, mean, std = fn.data.standardize(X) if standardize else (X, None, None)
     history = model.fit(
-        X_fit if standardize else X,
+        X_fit,
         y,
         epochs=epochs,
         batch_size=batch_size,

@@ -92,7 +92,7 @@ def _numeric_array(name: str, value) -> np.ndarray:
     return array
 
 
-def _require_finite(name: str, array: np.ndarray) -> None:
+def require_finite(name: str, array: np.ndarray) -> None:
     if array.dtype.kind != "f":
         return
     # First the common case in O(1) memory: a float64 sum is finite when every value
@@ -141,11 +141,11 @@ def as_features(name: str, X, n_features: int | None, dtype: np.dtype) -> np.nda
             f"{name} has {array.shape[1]} features per sample but the model expects "
             f"{n_features} (its input_dim)"
         )
-    _require_finite(name, array)
+    require_finite(name, array)
     with np.errstate(over="ignore"):  # checked just below, with a clearer message
         converted = _for_kernels(array, dtype)
     if array.dtype.kind == "f" and array.dtype.itemsize > converted.dtype.itemsize:
-        _require_finite(f"{name} (as {dtype})", converted)  # float64 beyond float32's range
+        require_finite(f"{name} (as {dtype})", converted)  # float64 beyond float32's range
     return converted
 
 
@@ -177,7 +177,7 @@ def as_targets(name: str, y, loss: Loss, n_out: int, n_samples: int, dtype: np.d
         raise ValueError(
             f"X has {n_samples} samples but {name} has {array.shape[0]}; they must match"
         )
-    _require_finite(name, array)
+    require_finite(name, array)
     is_column = array.ndim == 1 or array.shape[1] == 1
     if loss == Loss.CROSS_ENTROPY and is_column and n_out > 1:
         return _labels(name, array.reshape(-1), n_out)
@@ -224,7 +224,7 @@ def as_sample_weight(name: str, weight, n_samples: int, dtype: np.dtype) -> np.n
     array = _numeric_array(name, weight)
     if array.shape != (n_samples,):
         raise ValueError(f"{name} must have shape ({n_samples},); got {array.shape}")
-    _require_finite(name, array)
+    require_finite(name, array)
     if array.min() < 0:
         raise ValueError(f"{name} must be >= 0; got a minimum of {array.min()}")
     return _for_kernels(array, dtype)

@@ -557,11 +557,8 @@ def net_predict(net, cnp.ndarray params not None, cnp.ndarray x not None,
                                       <float *>p_out, scratch, need)
     free(block)
     if bad >= 0:
-        count = int(np.count_nonzero(~np.isfinite(x)))
-        column = int(np.flatnonzero(~np.isfinite(x[bad]))[0])
-        raise ValueError(
-            f"X contains {count} NaN or infinite value(s) (first at index ({bad}, {column})); "
-            "expected finite numbers")
+        from fastnn.validation import require_finite
+        require_finite("X", x)  # raises, naming the count and the first bad index
     return out
 
 
