@@ -4,7 +4,10 @@ The C sources and the Cython file are compiled into the one extension module
 ``fastnn.backends._native``; each C file gets its own flags:
 
 * ``*_avx512.c`` files are compiled for AVX-512 (F, DQ, BW, VL) + FMA, ``*_avx2.c``
-  for AVX2 + FMA, every other file for the baseline x86-64 (or whatever the target is).
+  for AVX2 + FMA, ``*_avx512bf16.c`` for AVX-512 + AVX512-BF16 and ``*_amx.c`` for that
+  + AMX (tile, bf16), every other file for the baseline x86-64 (or whatever the target
+  is). The last two (the bf16 kernels) are built only where the compiler has those
+  ISAs (probed), and ``FASTNN_HAVE_BF16_ISA`` then tells the driver they exist.
   Code in the ISA files runs only after the run-time CPU check chose it, so one build
   runs on any x86-64; ``-march=native`` is never used.
 * OpenMP is used when the compiler accepts ``-fopenmp`` (probed by compiling a tiny
@@ -36,10 +39,26 @@ WARNINGS = ["-Wall", "-Wextra"]
 # whose arms compute something into a vector blend (a spurious FP exception): the
 # elementwise loops (activations, optimizer) would stay scalar. Values are unchanged.
 FP_FLAGS = ["-fno-math-errno", "-fno-trapping-math"]
+AVX512 = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]
 ISA_FLAGS = {
-    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "avx512": AVX512,
     "avx2": ["-mavx2", "-mfma"],
+    "avx512bf16": [*AVX512, "-mavx512bf16"],
+    "amx": [*AVX512, "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
 }
+BF16_ISAS = ("avx512bf16", "amx")
+# What the bf16 ISA files need from the compiler: their intrinsics and the CPU checks.
+BF16_PROBE = """#include <immintrin.h>
+int main(void) {
+    __builtin_cpu_init();
+    int ok = __builtin_cpu_supports("avx512bf16") + __builtin_cpu_supports("amx-bf16")
+             + __builtin_cpu_supports("amx-tile");
+    __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)_mm512_set1_epi32(ok),
+                                  (__m512bh)_mm512_set1_epi32(1));
+    if (ok > 3) { _tile_zero(0); _tile_dpbf16ps(0, 1, 2); _tile_release(); }
+    return (int)_mm512_reduce_add_ps(acc) == 12345;
+}
+"""
 
 
 def env_flag(name: str) -> bool:
@@ -65,6 +84,30 @@ def compiler_accepts(flags: list[str]) -> bool:
         return result.returncode == 0
 
 
+def compiler_builds(source: str, flags: list[str]) -> bool:
+    """Whether the C compiler compiles and links ``source`` with ``flags``."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    cc = cc.split()[0]
+    if shutil.which(cc) is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "probe.c").write_text(source)
+        command = [cc, *flags, str(Path(tmp, "probe.c")), "-o", str(Path(tmp, "probe"))]
+        return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def bf16_isa_available() -> bool:
+    if not IS_X86:
+        return False
+    if compiler_builds(BF16_PROBE, ISA_FLAGS["amx"]):
+        return True
+    print(
+        "fastnn: the compiler lacks AVX512-BF16/AMX: bf16 runs at the portable level",
+        file=sys.stderr,
+    )
+    return False
+
+
 def openmp_flags() -> list[str]:
     if env_flag("FASTNN_NO_OPENMP"):
         print("fastnn: FASTNN_NO_OPENMP set: building without OpenMP", file=sys.stderr)
@@ -83,6 +126,7 @@ def isa_of(path: Path) -> str:
 
 
 OPENMP = openmp_flags()
+HAVE_BF16_ISA = bf16_isa_available()
 SANITIZE = (
     ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
     if env_flag("FASTNN_SANITIZE")
@@ -108,6 +152,8 @@ def kernel_sources() -> list[str]:
     found = []
     for c_file in sorted(CSRC.rglob("*.c")):
         if "tests" in c_file.parts or (isa_of(c_file) != "base" and not IS_X86):
+            continue
+        if isa_of(c_file) in BF16_ISAS and not HAVE_BF16_ISA:
             continue
         found.append(c_file.as_posix())
     return found
@@ -136,6 +182,8 @@ if OPENMP:
     defines.append(("FASTNN_HAVE_OPENMP", "1"))
 if IS_X86:
     defines.append(("FASTNN_X86", "1"))
+if HAVE_BF16_ISA:
+    defines.append(("FASTNN_HAVE_BF16_ISA", "1"))
 
 native = Extension(
     "fastnn.backends._native",

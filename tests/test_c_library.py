@@ -19,10 +19,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 CC = os.environ.get("CC", "gcc").split()[0]
-FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", f"-I{CSRC}"]
+FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", f"-I{CSRC}", "-DFASTNN_HAVE_BF16_ISA=1"]
+AVX512 = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]
 ISA = {
-    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "avx512": AVX512,
     "avx2": ["-mavx2", "-mfma"],
+    "avx512bf16": [*AVX512, "-mavx512bf16"],
+    "amx": [*AVX512, "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
 }
 IS_X86 = os.uname().machine in ("x86_64", "amd64", "i686") if hasattr(os, "uname") else True
 

@@ -736,9 +736,12 @@ def test_train_step_rejects_bad_arguments_before_writing():
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 CC = os.environ.get("CC", "gcc").split()[0]
+AVX512 = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]
 ISA_FLAGS = {
-    "_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "_avx512": AVX512,
     "_avx2": ["-mavx2", "-mfma"],
+    "_avx512bf16": [*AVX512, "-mavx512bf16"],
+    "_amx": [*AVX512, "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
 }
 
 
@@ -769,6 +772,7 @@ def test_c_network_test_program(tmp_path):
         "-fno-math-errno",
         "-fno-trapping-math",
         "-DFASTNN_X86=1",
+        "-DFASTNN_HAVE_BF16_ISA=1",
         f"-I{CSRC}",
         *omp,
     ]

@@ -6,5 +6,6 @@ pointers, and calls C with the GIL released. The parts live in .pxi files, one p
 """
 
 include "_native_runtime.pxi"
+include "_native_bf16.pxi"
 include "_native_gemm.pxi"
 include "_native_net.pxi"

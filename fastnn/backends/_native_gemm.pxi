@@ -10,6 +10,7 @@ from ._fastnn cimport (
     fnn_dgemm,
     fnn_epilogue,
     fnn_sgemm,
+    fnn_sgemm_bf16,
 )
 
 from .spec import Act
@@ -122,7 +123,7 @@ cdef int _mode_code(object mode, int act, object bias, object z, object aux) exc
 
 def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
          double beta=0.0, out=None, bias=None, act=0, double act_param=0.0, z=None,
-         aux=None, mode=None):
+         aux=None, mode=None, precision="float32"):
     """out = epilogue(alpha * op(a) @ op(b) + beta * out), op transposing when asked.
 
     ``a`` and ``b`` are 2-D float32 or float64 arrays of one dtype with any strides
@@ -135,13 +136,19 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     * act_grad: out = (alpha*op(a)@op(b) + beta*out) * act'(aux), aux being the
       activation's output (its input z for GELU), shape (m, n).
 
-    The GIL is released during the product; threads as set by set_num_threads().
+    ``precision="bf16"`` (float32 only) rounds a and b to bfloat16 and sums the exact
+    products in float (fnn_sgemm_bf16, at the bf16 level in use); C and the epilogue
+    stay float32. The GIL is released during the product; threads as set by
+    set_num_threads().
     """
     if not isinstance(a, cnp.ndarray):
         raise TypeError(f"a must be a numpy.ndarray, got {type(a).__name__}")
     cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
     if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         raise TypeError(f"a has dtype {a.dtype}, expected float32 or float64")
+    cdef bint bf16 = _bf16_precision(precision)
+    if bf16 and typenum != cnp.NPY_FLOAT32:
+        raise TypeError(f"precision='bf16' multiplies float32 operands; a has dtype {a.dtype}")
     cdef cnp.ndarray A = _matrix(a, "a", typenum)
     cdef cnp.ndarray B = _matrix(b, "b", typenum)
     cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(A)
@@ -221,7 +228,12 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     cdef void *pb = cnp.PyArray_DATA(B)
     cdef void *pc = cnp.PyArray_DATA(C)
     cdef Py_ssize_t ldc = C.strides[0] // itemsize if m > 1 else n
-    if typenum == cnp.NPY_FLOAT32:
+    if bf16:
+        with nogil:
+            fnn_sgemm_bf16(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
+                           <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi,
+                           NULL, 0)
+    elif typenum == cnp.NPY_FLOAT32:
         with nogil:
             fnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
                       <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL, 0)

@@ -35,9 +35,47 @@ from .spec import (
 # ---------------------------------------------------------------- matrix products
 
 
-def gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):
-    """op(a) @ op(b), where op transposes when asked."""
+def gemm(
+    a: np.ndarray,
+    b: np.ndarray,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    precision: str = "float32",
+):
+    """op(a) @ op(b), where op transposes when asked. ``precision="bf16"`` (float32 only)
+    multiplies the operands rounded to bf16 (round_bf16): their products are exact in
+    float32, so this is float32 summation of bf16 products, as the native kernels do."""
+    if precision == "bf16":
+        if a.dtype != np.float32 or b.dtype != np.float32:
+            raise TypeError(f"precision='bf16' multiplies float32 operands; got {a.dtype}")
+        a, b = round_bf16(a), round_bf16(b)
+    elif precision != "float32":
+        raise ValueError(f"unknown precision {precision!r}; expected 'float32' or 'bf16'")
     return (a.T if trans_a else a) @ (b.T if trans_b else b)
+
+
+# ---------------------------------------------------------------- bf16
+
+
+def bf16_bits(x: np.ndarray) -> np.ndarray:
+    """The bfloat16 bits (uint16) of float32 x, from its bits u: round to nearest, ties to
+    even, (u + 0x7FFF + ((u >> 16) & 1)) >> 16; a NaN stays NaN (quiet: bit 6 set); a
+    float32 subnormal becomes a zero of its sign, as the CPU's vcvtneps2bf16 does."""
+    u = np.asarray(x, dtype=np.float32).view(np.uint32)
+    nearest = (u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16  # NaN: wraps, unused
+    bits = np.where((u & 0x7FFFFFFF) > 0x7F800000, (u >> 16) | 0x0040, nearest)
+    bits = np.where((u & 0x7F800000) == 0, (u >> 16) & 0x8000, bits)
+    return bits.astype(np.uint16)
+
+
+def round_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 x rounded to bf16 (bf16_bits) and widened back (exactly) to float32."""
+    return (bf16_bits(x).astype(np.uint32) << 16).view(np.float32)
+
+
+def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """The float32 values of bf16 bits: the bits are a float32's upper half."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 # ---------------------------------------------------------------- activations
