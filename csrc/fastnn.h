@@ -64,6 +64,10 @@ enum fnn_metric {
 
 enum fnn_simd { FNN_SIMD_SCALAR = 0, FNN_SIMD_AVX2 = 1, FNN_SIMD_AVX512 = 2 };
 
+/* A Dense layer's matrix products: float, or BF16 (fnn_sgemm_bf16: operands rounded to
+ * bf16, float sums; float nets only, double nets ignore it). */
+enum fnn_precision { FNN_PRECISION_FLOAT32 = 0, FNN_PRECISION_BF16 = 1 };
+
 /* ------------------------------------------------------------------ runtime */
 
 /* The SIMD level the CPU supports (detected once). */
@@ -333,6 +337,7 @@ typedef struct fnn_layer {
     double rate;          /* Dropout */
     double l1, l2;        /* kernel regularizer */
     int trainable;
+    int precision;        /* enum fnn_precision: its forward and backward products */
 } fnn_layer;
 
 /* A network: its layers in order. Parameters live in one flat buffer (params) laid out

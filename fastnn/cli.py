@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     train.add_argument(
+        "--precision",
+        default="float32",
+        choices=["float32", "bf16", "mixed_bfloat16"],
+        help="matrix products in float32, or with bfloat16 inputs and float32 sums (bf16, "
+        "as torch.autocast; Keras's name mixed_bfloat16 too); weights stay float32",
+    )
+    train.add_argument(
         "--validation-split",
         type=float,
         default=0.0,
@@ -202,6 +209,14 @@ def _optimizer(name: str, lr, weight_decay: float | None):
     return cls(lr=lr, weight_decay=weight_decay)
 
 
+def _products(fn, model) -> str:
+    """ ", bf16 products (level amx)" for a bf16 model: which kernels run them."""
+    if model.precision == "float32":
+        return ""
+    level = "NumPy reference" if model.backend == "numpy" else f"level {fn.info()['bf16']}"
+    return f", {model.precision} products ({level})"
+
+
 def fold_standardization(model, mean, std) -> None:
     """Make a model trained on (X - mean) / std take X itself: the first Dense layer's
     x (W / std) + (b - (mean / std) W) is its old output on the standardized x."""
@@ -240,7 +255,12 @@ def train(args: argparse.Namespace) -> int:
             layers.append(fn.Dropout(dropout))
     layers.append(fn.Dense(n_classes, "softmax"))
     model = fn.Model(
-        layers, input_dim=X.shape[1], seed=args.seed, dtype=args.dtype, backend=args.backend
+        layers,
+        input_dim=X.shape[1],
+        seed=args.seed,
+        dtype=args.dtype,
+        backend=args.backend,
+        precision=args.precision,
     )
     rate = fn.schedules.CosineDecay(lr, epochs) if schedule == "cosine" else lr
     optimizer = _optimizer(name, rate, weight_decay)
@@ -254,7 +274,7 @@ def train(args: argparse.Namespace) -> int:
         f"network {X.shape[1]}-{'-'.join(map(str, hidden))}-{n_classes} {args.activation}, "
         f"{name} lr {lr:g} {schedule}{decay}, batch {batch_size}, {epochs} epochs, "
         f"{'standardized' if standardize else 'raw'} inputs, dropout {dropout:g}, "
-        f"backend {model.backend}, {fn.get_num_threads()} thread(s)"
+        f"backend {model.backend}, {fn.get_num_threads()} thread(s)" + _products(fn, model)
     )
     started = time.perf_counter()
     X_fit, mean, std = fn.data.standardize(X) if standardize else (X, None, None)

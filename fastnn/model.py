@@ -8,12 +8,14 @@ in fastnn.training.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
 
 from . import backends, losses, metrics, optimizers
+from . import precision as mixed_precision
 from . import validation as check
 from .backends.spec import Act, LayerKind, NetSpec
 from .layers import Dense, Layer
@@ -24,7 +26,12 @@ EVAL_BATCH = 1024
 
 
 class Model:
-    """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``."""
+    """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``.
+
+    ``precision="bf16"`` (or Keras's ``"mixed_bfloat16"``) runs every matrix product with
+    bfloat16 inputs and float32 sums, as ``torch.autocast("cpu", dtype=torch.bfloat16)``;
+    weights, optimizer state, activations and loss stay float32 (fastnn.precision).
+    """
 
     def __init__(
         self,
@@ -34,8 +41,10 @@ class Model:
         dtype: str = "float32",
         backend: str | None = None,
         name: str | None = None,
+        precision: str | None = None,
     ) -> None:
         self._dtype = check.check_dtype(dtype)
+        self._precision = mixed_precision.check_precision(precision, self._dtype)
         self._backend_name = None if backend is None else backends.check_name(backend)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
@@ -146,8 +155,12 @@ class Model:
             raise RuntimeError("the model is not built yet: give input_dim or call fit first")
         if self._net is None:
             specs, n_in, offset = [], self._input_dim, 0
+            products = mixed_precision.code(self._precision)
             for layer in self.layers:
-                specs.append(layer.spec(n_in, offset))
+                spec = layer.spec(n_in, offset)
+                if spec.kind == LayerKind.DENSE:
+                    spec = dataclasses.replace(spec, precision=products)
+                specs.append(spec)
                 offset += layer.n_params(n_in)
                 n_in = layer.output_dim(n_in)
             self._net = NetSpec(tuple(specs), offset, self._dtype)
@@ -159,6 +172,18 @@ class Model:
     @property
     def dtype(self) -> np.dtype:
         return self._dtype
+
+    @property
+    def precision(self) -> str:
+        """The matrix products' precision: "float32", or "bf16" (bfloat16 inputs, float32
+        sums; fastnn.precision). Settable at any time, e.g. to predict in bf16 after
+        training in float32; the weights stay float32 either way."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str | None) -> None:
+        self._precision = mixed_precision.check_precision(value, self._dtype)
+        self._invalidate()
 
     @property
     def input_dim(self) -> int | None:
@@ -407,7 +432,7 @@ class Model:
         line = "  ".join("-" * w for w in widths)
         print_fn(
             f'Model "{self.name}"  (input_dim={self._input_dim}, dtype={self._dtype}, '
-            f"backend={self.backend})"
+            f"precision={self._precision}, backend={self.backend})"
         )
         print_fn(line)
         for i, row in enumerate(rows):
@@ -422,7 +447,8 @@ class Model:
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
-        return f"Model([{layers}], input_dim={self._input_dim}, dtype='{self._dtype}')"
+        extra = "" if self._precision == "float32" else f", precision='{self._precision}'"
+        return f"Model([{layers}], input_dim={self._input_dim}, dtype='{self._dtype}'{extra})"
 
     # ------------------------------------------------------------ persistence
 
@@ -453,6 +479,7 @@ class Model:
             "name": self.name,
             "input_dim": self._input_dim,
             "dtype": str(self._dtype),
+            "precision": self._precision,
             "seed": self.seed,
             "backend": self._backend_name,
             "layers": [layer.get_config() for layer in self.layers],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fastnn.backends import native
-from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt
+from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt, Precision
 
 HEADER = Path(__file__).resolve().parents[1] / "csrc" / "fastnn.h"
 ENUMS = {
@@ -21,6 +21,7 @@ ENUMS = {
     "FNN_OPT_": Opt,
     "FNN_LAYER_": LayerKind,
     "FNN_METRIC_": Metric,
+    "FNN_PRECISION_": Precision,
 }
 SIMD = {"FNN_SIMD_SCALAR": 0, "FNN_SIMD_AVX2": 1, "FNN_SIMD_AVX512": 2}
 

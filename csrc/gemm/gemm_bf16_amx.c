@@ -36,15 +36,16 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
-static void amx_begin(void)
-{
-    tile_config cfg __attribute__((aligned(64)));
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++)
-        cfg.rows[t] = 16, cfg.colsb[t] = 64;
-    _tile_loadconfig(&cfg);
-}
+/* A constant, not a local filled in before the call: gcc's _tile_loadconfig tells the
+ * compiler that ldtilecfg reads only 8 bytes, so stores to the rest of a local could be
+ * dropped as dead. */
+static const tile_config config __attribute__((aligned(64))) = {
+    .palette = 1,
+    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+static void amx_begin(void) { _tile_loadconfig(&config); }
 
 static void amx_end(void) { _tile_release(); }
 

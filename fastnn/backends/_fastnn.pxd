@@ -69,6 +69,7 @@ cdef extern from "fastnn.h" nogil:
         double rate
         double l1, l2
         int trainable
+        int precision
 
     # ---------------------------------------------------------------- activations
     void fnn_softmax_rows_f32(ptrdiff_t m, ptrdiff_t n, float *x, ptrdiff_t ldx)
@@ -110,6 +111,8 @@ cdef extern from "fastnn.h" nogil:
         FNN_SIMD_SCALAR
         FNN_SIMD_AVX2
         FNN_SIMD_AVX512
+        FNN_PRECISION_FLOAT32
+        FNN_PRECISION_BF16
         FNN_PREDICT_CHUNK
 
     # ---------------------------------------------------------------- dropout

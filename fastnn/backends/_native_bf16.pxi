@@ -5,6 +5,8 @@ cimport numpy as cnp
 import numpy as np
 from libc.stdint cimport uint16_t
 
+from .spec import Precision
+
 from ._fastnn cimport (
     fnn_bf16_detected,
     fnn_bf16_level,
@@ -19,7 +21,9 @@ PRECISIONS = ("float32", "bf16")
 
 
 cdef bint _bf16_precision(object precision) except -1:
-    """True for "bf16", False for "float32" (the names Model.precision resolves to)."""
+    """True for "bf16" (or Precision.BF16), False for "float32" (Precision.FLOAT32)."""
+    if isinstance(precision, Precision):
+        return precision == Precision.BF16
     if precision == "bf16":
         return True
     if precision == "float32":

@@ -26,6 +26,7 @@ from .spec import (
     Metric,
     NetSpec,
     Opt,
+    Precision,
     StepSpec,
     Workspace,
     dropout_key,
@@ -42,9 +43,12 @@ def gemm(
     trans_b: bool = False,
     precision: str = "float32",
 ):
-    """op(a) @ op(b), where op transposes when asked. ``precision="bf16"`` (float32 only)
-    multiplies the operands rounded to bf16 (round_bf16): their products are exact in
-    float32, so this is float32 summation of bf16 products, as the native kernels do."""
+    """op(a) @ op(b), where op transposes when asked. ``precision="bf16"`` (or
+    Precision.BF16; float32 only) multiplies the operands rounded to bf16 (round_bf16):
+    their products are exact in float32, so this is float32 summation of bf16 products,
+    as the native kernels do."""
+    if isinstance(precision, Precision):
+        precision = precision.name.lower()
     if precision == "bf16":
         if a.dtype != np.float32 or b.dtype != np.float32:
             raise TypeError(f"precision='bf16' multiplies float32 operands; got {a.dtype}")
@@ -168,19 +172,21 @@ def activation_grad(
 # ---------------------------------------------------------------- dense layer
 
 
-def dense_forward(x, w, b, act: Act, param: float = 0.0):
-    """(z, a) with z = x @ w + b and a = act(z); b may be None."""
-    z = x @ w
+def dense_forward(x, w, b, act: Act, param: float = 0.0, precision=Precision.FLOAT32):
+    """(z, a) with z = x @ w + b and a = act(z); b may be None. The product in
+    ``precision`` (gemm); the bias and the activation in the dtype."""
+    z = gemm(x, w, precision=precision)
     if b is not None:
         z += b
     return z, activate(act, z, param)
 
 
-def dense_backward(x, w, dz, need_dx: bool = True):
-    """(dw, db, dx) of a dense layer from dL/dz; dx is None when not needed."""
-    dw = x.T @ dz
+def dense_backward(x, w, dz, need_dx: bool = True, precision=Precision.FLOAT32):
+    """(dw, db, dx) of a dense layer from dL/dz; dx is None when not needed. Both
+    products in ``precision`` (gemm), as autocast runs a linear layer's backward."""
+    dw = gemm(x, dz, trans_a=True, precision=precision)
     db = dz.sum(axis=0)
-    dx = dz @ w.T if need_dx else None
+    dx = gemm(dz, w, trans_b=True, precision=precision) if need_dx else None
     return dw, db, dx
 
 
@@ -402,7 +408,7 @@ class ReferenceBackend:
                     out[...] = x
             else:
                 w, b = _weights(net, params, i)
-                z, a = dense_forward(x, w, b, layer.act, layer.act_param)
+                z, a = dense_forward(x, w, b, layer.act, layer.act_param, layer.precision)
                 if ws.pres[i] is not None:
                     ws.pres[i][:n] = z
                 out[...] = a
@@ -440,7 +446,7 @@ class ReferenceBackend:
                 delta = delta * ws.masks[i][:n] * scale if layer.rate > 0 else delta
             else:
                 w, _ = _weights(net, params, i)
-                dw, db, dx = dense_backward(below, w, delta, need_dx=i > stop)
+                dw, db, dx = dense_backward(below, w, delta, i > stop, layer.precision)
                 if layer.trainable:
                     dw = dw + _regularization_grad(layer, w)
                     gw, gb = _weights(net, grads, i)
@@ -509,7 +515,7 @@ class ReferenceBackend:
             for i, layer in enumerate(net.layers):
                 if layer.kind == LayerKind.DENSE:
                     w, b = _weights(net, params, i)
-                    h = dense_forward(h, w, b, layer.act, layer.act_param)[1]
+                    h = dense_forward(h, w, b, layer.act, layer.act_param, layer.precision)[1]
             out[start : start + chunk] = h
         return out
 
