@@ -367,12 +367,13 @@ static void test_scratch(const gemm_bf16_kernels *t)
     }
 }
 
-/* gemm_bf16_pack against the layout's formula, zeros and rounding included. */
+/* gemm_bf16_pack against the layout's formula, zeros and rounding included, for each
+ * of its loops (the layouts: depth-contiguous, width-contiguous, strided). */
 static void test_pack(void)
 {
-    const int groups[] = {2, 32}, panels[] = {8, 32};
-    for (int g = 0; g < 2; g++)
-        for (int pn = 0; pn < 2; pn++)
+    const int groups[] = {2, 32, 4}, panels[] = {8, 32, 48}; /* 4 and 48: the fallback */
+    for (int g = 0; g < 3; g++)
+        for (int pn = 0; pn < 3; pn++)
             for (int lay = 0; lay < N_LAYOUTS; lay++) {
                 const int group = groups[g], panel = panels[pn];
                 const ptrdiff_t width = 2 * panel + 3, depth = 2 * group + 5;
