@@ -197,7 +197,11 @@ def main() -> None:
     data = bench_data.load(args.data)
     worker = Worker(fastnn_peer.native(len(cores)), data)
     worker.prepare(task, runner.Settings().for_worker())
+    machine_before, own_before = runner.busy_cpu_seconds(), time.process_time()
+    started = time.perf_counter()
     measured = [worker.measure(task) for _ in range(args.rounds)]
+    wall = time.perf_counter() - started
+    machine_after, own_after = runner.busy_cpu_seconds(), time.process_time()
     value = statistics.median(v for v, _ in measured)
     rows = measured[-1][1].get("rows", 0)
     seconds, unit = seconds_per_unit(task, value, rows)
@@ -213,6 +217,10 @@ def main() -> None:
         if peak:
             line += f" = {rate / peak['total']:.0%} of the fp32 FMA peak ({peak['total']:.0f})"
     print(line + f" (median of {args.rounds})")
+    if machine_before is not None and machine_after is not None:
+        others = (machine_after - machine_before) - (own_after - own_before)
+        print(f"background load meanwhile: {max(others, 0) / wall:.2f} cores busy with other "
+              "processes (above ~0.1 the figures above are not this code's alone)")  # fmt: skip
 
     timed = time_products(task, np.random.default_rng(0))
     total = sum(ours * repeat for *_, ours, _, repeat in timed)

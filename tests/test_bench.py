@@ -201,6 +201,41 @@ def test_peak_share_is_the_median_rate_over_the_peak_of_that_thread_count():
     assert shares == expected
 
 
+def test_report_compares_fastnn_bf16_with_every_peer():
+    results = runner.Results()
+    results.cell("W2", 2, "fastnn-native").values = [5000.0]
+    results.cell("W2", 2, "fastnn-bf16").values = [8000.0]
+    results.cell("W2", 2, "torch-bf16").values = [4000.0]
+    results.cell("W3-10k", 2, "fastnn-bf16").values = [10.0]
+    results.cell("W3-10k", 2, "onnxruntime-int8").values = [20.0]
+    meta = {
+        "date": "today",
+        "command": "fastnn bench",
+        "machine": {
+            "cpu": "Some Xeon",
+            "cpu_flags": {"avx512_bf16": True, "amx_tile": True, "amx_bf16": True},
+            "cores_available": 2,
+            "cores_online": 2,
+            "fastnn": {"version": "0", "simd": "avx512", "openmp": True, "bf16": {}},
+        },
+        "data": "random",
+        "train_rows": 60000,
+        "settings": {"rounds": 1, "throughput_steps": 10, "sweep_gflop": 25.0},
+        "fma_peak": {2: {"total": 400.0, "isa": "avx512"}},
+    }
+    tasks = [workloads.TASK_BY_KEY[key] for key in ("W2", "W3-10k")]
+    rows = report.rows(results, tasks, [2], ("W2", "W3"))
+    names = ["fastnn-native", "fastnn-bf16", "torch-bf16", "onnxruntime-int8"]
+    text = report.markdown(results, meta, rows, names)
+    start = text.index("### fastnn bf16 vs each peer")
+    bf16 = table_lines(text[start:])
+    assert header_of(bf16[0]) == ["workload", "threads", "fastnn native", "PyTorch bf16",
+                                  "onnxruntime int8"]  # fmt: skip
+    assert header_of(bf16[1])[2:4] == ["1.60×", "2.00×"]  # W2: 8000 / 5000, 8000 / 4000
+    assert header_of(bf16[2])[4] == "2.00×"  # W3 10,000: 20 ms / 10 ms
+    assert "- CPU bf16 / AMX: avx512_bf16 yes, amx_tile yes, amx_bf16 yes;" in text
+
+
 def test_scaling_is_time_at_one_thread_over_time_at_the_most():
     results = runner.Results()
     results.cell("W1-sgd", 1, "numpy").values = [0.4, 0.5, 0.6]
