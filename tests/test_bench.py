@@ -74,6 +74,8 @@ def test_fastnn_bench_quick_prints_every_workload(capsys, tmp_path):
         assert "### fastnn bf16 vs each peer" in text
     # training throughput as a share of the FMA peak, where the peak could be measured
     if all(saved["fma_peak"].values()):
+        shared = {(s["task"], s["threads"], s["peer"]) for s in saved["peak_shares"]}
+        assert ("W6-64", 1, "fastnn-native") in shared and ("W4", 2, "fastnn-native") in shared
         start = text.index("### Share of the measured fp32 FMA peak")
         shares = table_lines(text[start:])
         assert header_of(shares[0])[:4] == ["workload", "threads", "peak GFLOP/s", "fastnn native"]

@@ -290,4 +290,9 @@ def to_json(results: Results, meta: dict, table_rows: list[Row]) -> dict:
             {"label": r.label, "threads": r.threads, "unit": r.unit, "values": r.values}
             for r in table_rows
         ],
+        "peak_shares": [
+            {"task": task, "threads": threads, "peer": peer, "share": share}
+            for (task, threads), row in peak_shares(results, meta.get("fma_peak", {})).items()
+            for peer, share in row.items()
+        ],
     }
