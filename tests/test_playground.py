@@ -208,6 +208,11 @@ def test_divergence_stops_training_with_fastnns_message_and_finite_pictures():
     assert all(np.isfinite(w).all() for w in session.model.get_weights())
     json.dumps(session.state(), allow_nan=False)
     assert session.train(5) == 0  # stays stopped until the settings or weights change
+    session.apply(settings.parse({"learning_rate": 0.001}, session.config))
+    assert session.diverged is None  # new settings: it tries again from the finite weights
+    assert session.train(1) == 1 or "diverged" in session.diverged
+    session.apply(settings.parse({"learning_rate": 10.0}, session.config))
+    session.train(50)
     session.reset()
     assert session.diverged is None
 

@@ -157,6 +157,9 @@ class Playground:
                     entry.playing = False
                 self.broadcast(entry, await self.frame(entry))
                 await asyncio.sleep(max(0.0, FRAME_SECONDS - (loop.time() - started)))
+        except Exception:  # a fault of ours: stop this session's training, keep serving
+            entry.playing = False
+            tornado.web.app_log.exception("training session %s stopped", entry.key)
         finally:
             entry.task = None
 
@@ -250,7 +253,7 @@ class SessionsHandler(ApiHandler):
             entry = self.pg.store.add(session)
         except StoreFull as error:
             raise ApiError(429, "session", str(error)) from None
-        state = json.loads(await self.pg.state(entry))
+        state = {**await self.pg.run(session.state), "playing": False}
         payload = {"id": entry.key, "limits": settings.limits(), "state": state}
         self.send_json(json.dumps(payload, allow_nan=False), 201)
 

@@ -130,6 +130,7 @@ class Session:
                 "batch_size",
                 "backend",
             }
+        self.diverged = None  # new settings may train where the old ones diverged
         model, config = self.model, self.config
         model.optimizer.lr = config.learning_rate
         regularizer = self._regularizer()
