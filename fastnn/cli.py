@@ -1,5 +1,5 @@
-"""The command line: ``fastnn train``, ``fastnn info``, ``fastnn bench`` (and
-``python -m fastnn``)."""
+"""The command line: ``fastnn train``, ``fastnn info``, ``fastnn bench``, ``fastnn
+playground`` (and ``python -m fastnn``)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,16 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
     if any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError(f"--hidden sizes must be >= 1; got {text!r}")
     return sizes
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number; got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is in [0, 65535]; got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -177,6 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", help="version, backend, SIMD level, OpenMP, threads")
+    playground = commands.add_parser(
+        "playground",
+        help="a Neural Network Playground in the browser, training on fastnn "
+        "(pip install 'fastnn[playground]')",
+        description="Serve the playground on 127.0.0.1, print its URL and open it in a "
+        "browser; Ctrl-C stops it.",
+    )
+    playground.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to listen on (default 8765, or a free one if it is taken; 0: any free one)",
+    )
+    playground.add_argument(
+        "--no-browser", action="store_true", help="only print the URL; open no browser"
+    )
     commands.add_parser(
         "bench",
         help="compare fastnn with NumPy, PyTorch, JAX, ... (fastnn bench --help)",
@@ -293,6 +319,16 @@ def info() -> int:
     return 0
 
 
+def _playground(args: argparse.Namespace) -> int:
+    from . import playground
+
+    try:
+        playground.require_web_library()
+    except ImportError as missing:  # the extra is not installed: say which
+        raise RuntimeError(str(missing)) from None
+    return playground.main(args.port, open_browser=not args.no_browser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own options: hand them all over
@@ -302,7 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return train(args) if args.command == "train" else info()
+        if args.command == "train":
+            return train(args)
+        if args.command == "playground":
+            return _playground(args)
+        return info()
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
         return 2
