@@ -20,6 +20,7 @@ _ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error
 
 
 def canonical_name(name) -> str:
+    """The metric's canonical name for a name or alias (Keras spellings accepted)."""
     if not isinstance(name, str):
         raise TypeError(f"a metric must be a name (str); got {type(name).__name__}")
     key = _ALIASES.get(name.strip().lower(), name.strip().lower())
@@ -47,10 +48,12 @@ def accuracy_sum(pred: np.ndarray, y: np.ndarray, binary: bool) -> float:
 
 
 def mse_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    """Sum over the rows of the mean squared error per row."""
     return reference.metric_sum(Metric.MSE, pred, y)
 
 
 def mae_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    """Sum over the rows of the mean absolute error per row."""
     return reference.metric_sum(Metric.MAE, pred, y)
 
 
@@ -71,12 +74,14 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def mse(y_true, y_pred) -> float:
+    """Mean squared error of predictions y_pred against targets y_true."""
     pred = np.asarray(y_pred, dtype=np.float64)
     pred = pred.reshape(pred.shape[0], -1)
     return mse_sum(pred, np.asarray(y_true)) / pred.shape[0]
 
 
 def mae(y_true, y_pred) -> float:
+    """Mean absolute error of predictions y_pred against targets y_true."""
     pred = np.asarray(y_pred, dtype=np.float64)
     pred = pred.reshape(pred.shape[0], -1)
     return mae_sum(pred, np.asarray(y_true)) / pred.shape[0]
