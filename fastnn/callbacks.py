@@ -194,6 +194,16 @@ class ModelCheckpoint(_Monitor):
         self.save_best_only = bool(save_best_only)
         self.verbose = verbose
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Refuse a missing folder before the first epoch, not after it."""
+        super().on_train_begin(logs)
+        folder = os.path.dirname(self.path)
+        if folder and "{" not in folder and not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"ModelCheckpoint path {self.path}: the folder {folder} does not exist "
+                "(create it first, e.g. os.makedirs)"
+            )
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self.save_best_only:

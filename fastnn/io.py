@@ -143,6 +143,8 @@ def _fsync_folder(folder: Path) -> None:
 def load_model(path, backend=None):
     """Read a model saved by ``model.save``; ``backend`` overrides the saved choice."""
     path = Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; load_model takes the path of a model file")
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     return _load(path, str(path), backend)

@@ -64,9 +64,20 @@ SUMS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {
 }
 
 
+def _pair(y_true, y_pred, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """The two as arrays with as many samples each (a clear error otherwise)."""
+    true, pred = np.asarray(y_true), np.asarray(y_pred, dtype=dtype)
+    if true.ndim == 0 or pred.ndim == 0 or true.shape[0] != pred.shape[0]:
+        raise ValueError(
+            f"y_true and y_pred must have the same number of samples; got shapes "
+            f"{true.shape} and {pred.shape}"
+        )
+    return true, pred
+
+
 def accuracy(y_true, y_pred) -> float:
     """Fraction of correct predictions (y_pred: model outputs or labels)."""
-    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    true, pred = _pair(y_true, y_pred)
     if pred.ndim == 1 and true.ndim == 1 and pred.dtype.kind in "iub":
         return float((pred == true).mean())
     pred = pred.reshape(pred.shape[0], -1)
@@ -75,16 +86,16 @@ def accuracy(y_true, y_pred) -> float:
 
 def mse(y_true, y_pred) -> float:
     """Mean squared error of predictions y_pred against targets y_true."""
-    pred = np.asarray(y_pred, dtype=np.float64)
+    true, pred = _pair(y_true, y_pred, np.float64)
     pred = pred.reshape(pred.shape[0], -1)
-    return mse_sum(pred, np.asarray(y_true)) / pred.shape[0]
+    return mse_sum(pred, true) / pred.shape[0]
 
 
 def mae(y_true, y_pred) -> float:
     """Mean absolute error of predictions y_pred against targets y_true."""
-    pred = np.asarray(y_pred, dtype=np.float64)
+    true, pred = _pair(y_true, y_pred, np.float64)
     pred = pred.reshape(pred.shape[0], -1)
-    return mae_sum(pred, np.asarray(y_true)) / pred.shape[0]
+    return mae_sum(pred, true) / pred.shape[0]
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:

@@ -113,6 +113,12 @@ def test_an_activation_class_says_to_make_an_instance():
         fn.Dense(2, fn.activations.LeakyReLU)
 
 
+@pytest.mark.parametrize("metric", [fn.metrics.accuracy, fn.metrics.mse, fn.metrics.mae])
+def test_metrics_of_arrays_of_different_lengths(metric):
+    with pytest.raises(ValueError, match=r"same number of samples; got shapes \(3,\) and \(2,\)"):
+        metric([0, 1, 2], [0, 1])  # was NumPy's broadcasting error
+
+
 def test_gradient_check_before_compile():
     model = fn.Model([fn.Dense(2)], input_dim=3, dtype="float64")
     with pytest.raises(RuntimeError, match=r"not compiled: call model.compile"):
@@ -164,6 +170,23 @@ def test_saving_into_a_missing_folder_names_the_path_not_a_temporary_file(tmp_pa
     with pytest.raises(IsADirectoryError, match=r"it is a folder; .*model\.fnn"):
         model.save(tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_loading_a_folder_says_it_is_one(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"is a folder; load_model takes the path of"):
+        fn.load_model(tmp_path)
+
+
+def test_a_checkpoint_into_a_missing_folder_fails_before_the_first_epoch(tmp_path, data):
+    X, y = data
+    model = _model(3, "softmax", "cross_entropy")
+    checkpoint = fn.callbacks.ModelCheckpoint(tmp_path / "missing" / "ckpt-{epoch}.fnn")
+    with pytest.raises(FileNotFoundError, match=r"ModelCheckpoint path .*missing does not exist"):
+        model.fit(X, y, epochs=3, verbose=0, callbacks=[checkpoint])
+    assert model.steps_trained == 0
+    fields = fn.callbacks.ModelCheckpoint(tmp_path / "{epoch}" / "m.fnn")  # made by format
+    fields.set_model(model)
+    fields.on_train_begin()
 
 
 def test_cli_checks_save_and_plot_before_training(tmp_path, capsys):
