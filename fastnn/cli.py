@@ -164,7 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="threads for the native kernels (default: all cores)",
     )
-    train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    train.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="floating-point type of the weights and the arithmetic (default float32)",
+    )
     train.add_argument(
         "--validation-split",
         type=float,
@@ -239,9 +244,28 @@ def fold_standardization(model, mean, std) -> None:
     model.set_weights(weights)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before training, not after it, where --save or --plot cannot be written."""
+    from pathlib import Path
+
+    from .io import check_writable
+
+    if args.save:
+        check_writable(Path(args.save))
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            raise ValueError("--plot needs matplotlib: pip install 'fastnn[plot]'") from error
+        folder = Path(args.plot).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--plot {args.plot}: the folder {folder} does not exist")
+
+
 def train(args: argparse.Namespace) -> int:
     import fastnn as fn
 
+    _check_outputs(args)
     recipe = {**FALLBACK, **RECIPES.get(args.dataset, {})}
     hidden = _setting(args, recipe, "hidden")
     epochs = _setting(args, recipe, "epochs")
@@ -343,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "playground":
             return _playground(args)
         return info()
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
         print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,9 @@ in fastnn.training.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Callable
 
@@ -24,7 +27,17 @@ EVAL_BATCH = 1024
 
 
 class Model:
-    """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``."""
+    """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``.
+
+    layers: fn.Dense and fn.Dropout layers, input to output; the last is Dense.
+    input_dim: features per sample; None fixes it from X at the first fit (or predict).
+    seed: initialization, shuffling and Dropout all flow from it (None: a fresh one).
+    dtype: "float32" (the default) or "float64", for the weights and the arithmetic.
+    backend: "native" (the C kernels) or "numpy" (the reference); None follows
+        fn.set_backend.
+
+    Then ``compile(loss, optimizer, metrics)``, ``fit``, ``evaluate``, ``predict``.
+    """
 
     def __init__(
         self,
@@ -105,6 +118,7 @@ class Model:
 
     @property
     def built(self) -> bool:
+        """Whether the weights exist (the input size is known)."""
         return self._params is not None
 
     def build(self, input_dim: int) -> None:
@@ -158,14 +172,17 @@ class Model:
 
     @property
     def dtype(self) -> np.dtype:
+        """The floating-point type of the weights and the arithmetic."""
         return self._dtype
 
     @property
     def input_dim(self) -> int | None:
+        """Features per sample (None until the first fit when not given)."""
         return self._input_dim
 
     @property
     def output_dim(self) -> int | None:
+        """Units of the last Dense layer (outputs per sample)."""
         dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         return dense[-1].units if dense else None
 
@@ -180,6 +197,7 @@ class Model:
         self._workspaces.clear()
 
     def backend_impl(self):
+        """The backend object this model runs on (fastnn.backends)."""
         return backends.resolve(self._backend_name)
 
     @property
@@ -190,6 +208,7 @@ class Model:
         return self._params
 
     def count_params(self) -> int:
+        """Number of weights and biases (0 before the model is built)."""
         return 0 if self._params is None else int(self._params.size)
 
     # ------------------------------------------------------------ compile / fit
@@ -215,9 +234,18 @@ class Model:
             self.optimizer.build(self._params.size, self._dtype)
 
     def fit(self, X, y, epochs: int = 1, batch_size: int = 32, **options):
-        """Train; returns a History. See fastnn.training.fit for every option
-        (validation_split, validation_data, shuffle, verbose, callbacks, target_loss,
-        sample_weight, initial_epoch)."""
+        """Train on X (n_samples, n_features) and y; returns a History (also kept as
+        ``model.history``): ``history.history["loss"]``, ``["val_accuracy"]``, ...
+
+        y: integer class labels (n,) or one-hot rows for cross_entropy; 0/1 (or
+            probabilities) for binary_cross_entropy; targets (n,) or (n, outputs) else.
+        epochs: passes over the training rows; batch_size: rows per step.
+        options (fastnn.training.fit describes each): validation_split,
+            validation_data=(X_val, y_val), shuffle=True, verbose=1 (0 silent, 2 a line
+            per epoch), callbacks=[...], target_loss, sample_weight, initial_epoch.
+
+        Ctrl-C stops at the next batch boundary with a warning and a usable model.
+        """
         from .training import fit
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, **options)
@@ -237,7 +265,26 @@ class Model:
             self.build(X.shape[1])
         return X
 
+    def _inference_features(self, X, caller: str) -> np.ndarray:
+        """prepare_features for predict/evaluate/forward_trace, which warn when they are
+        what builds the model: its weights are then the random initial ones, most likely
+        because fit was forgotten (with input_dim given, an untrained model is taken to
+        be meant, e.g. for weights set by hand)."""
+        built = self.built
+        X = self.prepare_features(X)
+        if not built:
+            warnings.warn(
+                f"{caller}() on a model that was never trained: it was built just now for "
+                f"X's {X.shape[1]} features, so it answers with its random initial "
+                f"weights. Call fit first (to use an untrained network on purpose, give "
+                f"Model(..., input_dim={X.shape[1]}))",
+                UserWarning,
+                stacklevel=_caller_outside_fastnn(),
+            )
+        return X
+
     def prepare_targets(self, y, n_samples: int, name: str = "y") -> np.ndarray:
+        """y validated and converted for the compiled loss (labels or a matrix)."""
         self._require_compiled()
         last = self.layers[-1].activation
         self.loss.check_head(last.code, last.name)
@@ -255,7 +302,7 @@ class Model:
         backend = self.backend_impl()
         finite = not backend.predict_checks_finite
         if not check.is_ready_features(X, self._input_dim, self._dtype, finite):
-            X = self.prepare_features(X)  # converts, or raises naming what is wrong
+            X = self._inference_features(X, "predict")  # converts, or raises naming what is wrong
         return backend.predict(self.net(), self._params, X)
 
     def predict_classes(self, X) -> np.ndarray:
@@ -269,7 +316,7 @@ class Model:
         self, X, y, batch_size: int | None = None, sample_weight=None, verbose: int = 0
     ) -> dict:
         """{"loss": mean loss, metric: value, ...} as Python floats."""
-        X = self.prepare_features(X)
+        X = self._inference_features(X, "evaluate")
         y = self.prepare_targets(y, X.shape[0])
         weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], self._dtype)
         batch = EVAL_BATCH if batch_size is None else check.check_int("batch_size", batch_size, 1)
@@ -300,7 +347,7 @@ class Model:
 
     def forward_trace(self, X) -> list[np.ndarray]:
         """Every layer's output for X (Dropout off): a look inside the hidden layers."""
-        X = self.prepare_features(X)
+        X = self._inference_features(X, "forward_trace")
         backend, net = self.backend_impl(), self.net()
         ws = backend.workspace(net, X.shape[0])
         backend.forward(net, self._params, X, ws, False, self.dropout_seed, 0)
@@ -352,6 +399,7 @@ class Model:
         return self._split(self.params)
 
     def set_weights(self, weights: Sequence) -> None:
+        """Assign [W1, b1, W2, b2, ...] in get_weights()'s order and shapes."""
         current = self.get_weights()
         if not isinstance(weights, (list, tuple)) or len(weights) != len(current):
             count = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
@@ -415,6 +463,12 @@ class Model:
             if i == 0:
                 print_fn(line)
         print_fn(line)
+        if self._input_dim is None:  # the first layer's weights are not counted yet
+            print_fn(
+                "Total params: unknown (the input size is not known yet: give "
+                "Model(..., input_dim=n) or call fit)"
+            )
+            return
         print_fn(
             f"Total params: {trainable + frozen:,}  (trainable {trainable:,}, "
             f"non-trainable {frozen:,})"
@@ -449,6 +503,7 @@ class Model:
         return (model_from_config, (self.get_config(),))
 
     def get_config(self) -> dict:
+        """The model's configuration as plain data (what a saved file records)."""
         return {
             "name": self.name,
             "input_dim": self._input_dim,
@@ -460,6 +515,16 @@ class Model:
             "optimizer": self.optimizer.get_config() if self.optimizer else None,
             "metrics": self.metrics,
         }
+
+
+def _caller_outside_fastnn() -> int:
+    """The warnings stacklevel of the innermost caller outside the fastnn package (a
+    warning about the user's call should point at the user's line)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _metric_name(metric) -> str:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import functools
 import math
-import signal
-import threading
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 import numpy as np
 
 from . import metrics as metric_fns
 from . import validation as check
 from .callbacks import Callback, History
+from .interrupts import sigint_as_flag
 from .progress import ProgressLogger
 
 
@@ -95,7 +93,7 @@ def fit(
         callback.on_train_begin({})
     first = model.epochs_trained if initial_epoch is None else initial_epoch
     try:
-        with _sigint_as_flag() as interrupted:
+        with sigint_as_flag() as interrupted:
             for epoch in range(first, first + run_epochs):
                 model.epochs_trained = epoch
                 for callback in everyone:
@@ -285,26 +283,3 @@ def _warn_interrupted(epoch: int, index: int) -> None:
         RuntimeWarning,
         stacklevel=4,
     )
-
-
-@contextmanager
-def _sigint_as_flag():
-    """While training, the first Ctrl-C only sets a flag the loop checks at batch
-    boundaries; a second one interrupts at once. Outside the main thread signals cannot
-    be caught, so there the flag is never set."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        if flag.is_set():
-            raise KeyboardInterrupt
-        flag.set()
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -49,8 +49,11 @@ print(json.dumps({
 
 
 def _run(command: list, cwd: Path) -> subprocess.CompletedProcess:
+    # without PYTHONPATH: a checkout on it (as in development) would shadow the copy
+    # installed in the fresh venv, which is what this test is about
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
-        [str(part) for part in command], cwd=cwd, capture_output=True, text=True
+        [str(part) for part in command], cwd=cwd, capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     return result
