@@ -245,8 +245,9 @@ class Model:
         net = self.net()
         self.optimizer.build(self._params.size, self._dtype)
         states = tuple(self.optimizer.states)
+        backend = self.backend_impl()
         made_for = (
-            self.backend,
+            backend,
             net,
             batch,
             self.loss.spec,
@@ -263,7 +264,7 @@ class Model:
             if key == made_for and same_buffers and same_states:
                 return session
         self._session = None  # its buffers go before the new one's are made
-        session = self.backend_impl().session(
+        session = backend.session(
             net,
             self.loss.spec,
             made_for[4],

@@ -129,7 +129,7 @@ def loss_grad(loss, int act, cnp.ndarray a not None, cnp.ndarray z not None,
     return value, grad
 
 
-def metric_sum(int metric, cnp.ndarray out not None, cnp.ndarray y not None):
+def metric_sum(int code, cnp.ndarray out not None, cnp.ndarray y not None):
     """fnn_metric_sum: the metric's sum over the rows of `out` (a Python float)."""
     cdef int typenum = _float_typenum(out, "out")
     _check(out, "out", typenum, 2)
@@ -138,9 +138,9 @@ def metric_sum(int metric, cnp.ndarray out not None, cnp.ndarray y not None):
     cdef void *targets = NULL
     _targets(y, typenum, n, k, &labels, &targets)
     cdef double total = 0
-    if fnn_metric_sum(typenum == cnp.NPY_FLOAT64, metric, n, k, _data(out), labels, targets,
+    if fnn_metric_sum(typenum == cnp.NPY_FLOAT64, code, n, k, _data(out), labels, targets,
                       &total) != 0:
-        raise ValueError(f"unknown metric code {metric}")
+        raise ValueError(f"unknown metric code {code}")
     return total
 
 
