@@ -43,8 +43,7 @@ cdef class TrainSession:
         if not isinstance(loss, LossSpec):
             raise TypeError(f"loss must be a fastnn.backends.spec.LossSpec, "
                             f"got {type(loss).__name__}")
-        if not FNN_LOSS_MSE <= loss.code <= FNN_LOSS_KL_DIVERGENCE:
-            raise ValueError(f"unknown loss code {loss.code}")
+        _check_code(loss.code, _N_LOSSES, "loss")
         _c_step_spec(step_spec, &self.opt)
         self._bind_buffers(buffers, segments)
         self._bind_metrics(metrics)
@@ -80,8 +79,7 @@ cdef class TrainSession:
             raise ValueError(f"at most {_MAX_METRICS} metrics, got {count}")
         for i in range(count):
             self.metric_codes[i] = metrics[i]
-            if not FNN_METRIC_ACCURACY <= self.metric_codes[i] <= FNN_METRIC_MAE:
-                raise ValueError(f"unknown metric code {self.metric_codes[i]}")
+            _check_code(self.metric_codes[i], _N_METRICS, "metric")
         self.totals = np.zeros(count)
         self.c.metrics = self.metric_codes
         self.c.n_metrics = count
