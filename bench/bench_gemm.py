@@ -5,8 +5,8 @@ fastnn next to NumPy, 1 and 2 threads.
 
 Each benchmark's group is one product (shape, orientation, dtype, threads), so the
 table shows fastnn and NumPy side by side; extra_info holds the GFLOP/s of the mean.
-For NumPy at its best (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) and interleaved
-medians, use bench/gemm_gflops.py.
+NumPy runs at its best: bench/conftest.py removes the OpenBLAS pinning and the header
+names the kernel OpenBLAS chose.
 """
 
 from __future__ import annotations

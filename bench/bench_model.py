@@ -5,7 +5,8 @@
   gradients dW = xᵀ dZ and db (a first layer: no dX product, which the train step has);
 * the loss (softmax + cross-entropy and its gradient) of W1's and W2's output;
 * one optimizer update over W1's parameters (SGD-momentum, Adam);
-* one whole training step (forward, loss, backward, update) of W1 and W2;
+* training steps of W1 and W2 as ``Model.fit`` runs them (one fused call per batch on
+  the native backend), timed over a few batches and reported per step;
 * predict on W1's network: 1 row (the latency path) and 10,000 rows.
 
 Each benchmark's group names the operation and shape, so native and numpy sit side by
@@ -44,7 +45,7 @@ def mlp(sizes, backend: str, optimizer=None) -> fn.Model:
 
 
 class Step:
-    """A model's training step split into the backend calls fit makes, on fixed data."""
+    """A model's training step split into its backend operations, on fixed data."""
 
     def __init__(self, model: fn.Model, batch: int) -> None:
         rng = np.random.default_rng(0)
@@ -56,8 +57,9 @@ class Step:
         self.y = rng.integers(0, self.net.n_out, batch)
         self.grads = np.zeros_like(model.params)
         self.segments = self.net.segments()
+        self.rule = model.optimizer.step_spec()
         model.optimizer.build(model.params.size, model.dtype)
-        model.optimizer.prepare()
+        self.t = 0
 
     def forward(self):
         return self.backend.forward(self.net, self.model.params, self.x, self.ws, True, 0, 0)
@@ -70,8 +72,10 @@ class Step:
         self.backend.backward(self.net, self.model.params, self.grads, self.ws, self.x)
 
     def update(self) -> None:
-        optimizer = self.model.optimizer
-        optimizer.apply(self.backend, self.model.params, self.grads, self.segments, 0)
+        """The optimizer's fused update kernel over every trainable segment."""
+        self.t += 1
+        params, states = self.model.params, self.model.optimizer.states
+        self.backend.step(self.rule, params, self.grads, states, self.segments, 1e-3, self.t)
 
     def all(self) -> None:
         self.forward()
@@ -120,6 +124,9 @@ def test_optimizer_update(benchmark, backend_name, optimizer):
     benchmark(step.update)
 
 
+STEPS_PER_FIT = 8
+
+
 @pytest.mark.parametrize(
     "sizes, batch, optimizer",
     [(W1, 128, "sgd-momentum"), (W1, 128, "adam"), (W2, 512, "adam")],
@@ -127,10 +134,23 @@ def test_optimizer_update(benchmark, backend_name, optimizer):
 )
 def test_train_step(benchmark, backend_name, sizes, batch, optimizer):
     rule = fn.optimizers.SGD(0.01, momentum=0.9) if optimizer != "adam" else None
-    step = Step(mlp(sizes, backend_name, rule), batch)
-    step.all()
-    benchmark.group = f"train step {'-'.join(map(str, sizes))} batch {batch} {optimizer}"
-    benchmark(step.all)
+    model = mlp(sizes, backend_name, rule)
+    rng = np.random.default_rng(0)
+    x = rng.random((STEPS_PER_FIT * batch, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], x.shape[0])
+
+    def fit():
+        model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
+
+    fit()
+    benchmark.group = (
+        f"train {'-'.join(map(str, sizes))} batch {batch} {optimizer}, "
+        f"Model.fit over {STEPS_PER_FIT} steps"
+    )
+    benchmark(fit)
+    if benchmark.stats:  # None under --benchmark-disable
+        per_step = benchmark.stats.stats.median / STEPS_PER_FIT
+        benchmark.extra_info["us_per_step"] = round(per_step * 1e6, 1)
 
 
 @pytest.mark.parametrize("rows", [1, 10_000])

@@ -19,9 +19,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
 import fastnn as fn
+
+try:
+    import onnx  # noqa: F401  (what model.to_onnx writes with)
+    import onnxruntime
+except ImportError as missing:
+    sys.exit(f"onnx_export.py needs {missing.name}: pip install 'fastnn[onnx]' onnxruntime")
 
 
 def main(argv: list[str] | None = None) -> int:

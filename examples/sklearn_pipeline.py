@@ -17,13 +17,17 @@ import os
 import sys
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
 import fastnn as fn
-from fastnn.sklearn import MLPClassifier
+
+try:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from fastnn.sklearn import MLPClassifier
+except ImportError as missing:
+    sys.exit(f"sklearn_pipeline.py needs scikit-learn: pip install 'fastnn[sklearn]' ({missing})")
 
 
 def main(argv: list[str] | None = None) -> int:

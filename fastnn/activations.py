@@ -29,6 +29,7 @@ class Activation:
         return reference.activate(self.code, rows, self.param).reshape(z.shape)
 
     def get_config(self) -> dict:
+        """The activation's configuration as plain data."""
         return {"name": self.name}
 
     def __eq__(self, other: object) -> bool:
@@ -106,6 +107,12 @@ def get(identifier: ActivationLike) -> Activation:
         if key in _FACTORIES:
             return _FACTORIES[key]()
         raise ValueError(f"unknown activation {identifier!r}; expected one of {', '.join(NAMES)}")
+    if isinstance(identifier, type) and issubclass(identifier, Activation):
+        name = identifier.__name__
+        raise TypeError(
+            f"activation is the class {name}, not an activation; pass an instance, "
+            f"activation=fn.activations.{name}(), or a name such as 'relu'"
+        )
     raise TypeError(
         f"activation must be a name (str), an fn.activations.Activation or None; "
         f"got {type(identifier).__name__}"
@@ -113,6 +120,7 @@ def get(identifier: ActivationLike) -> Activation:
 
 
 def from_config(config: dict) -> Activation:
+    """The activation a get_config() dict describes."""
     config = dict(config)
     name = config.pop("name")
     if name == "leaky_relu":

@@ -1,10 +1,12 @@
-"""``fastnn bench`` (also ``python bench/compare.py``): fastnn native against its NumPy
-backend, a hand-written NumPy MLP, PyTorch, JAX, onnxruntime and scikit-learn on the
-workloads of the performance contract; prints a Markdown table of medians and ratios.
+"""``fastnn bench`` (also ``python -m fastnn bench``): fastnn native (fp32, and bf16 mixed
+precision where fastnn has it) against its NumPy backend, a hand-written NumPy MLP,
+PyTorch (fp32 and bf16 autocast), JAX, onnxruntime (fp32 and int8-quantized) and
+scikit-learn on the workloads of the performance contract; prints a Markdown table of
+medians, ratios and shares of the measured FMA peak.
 
-    fastnn bench                        # everything, a few minutes
-    fastnn bench --quick                # under a minute: 3 rounds, 3,200 training rows,
-                                        # W2 at the most threads only
+    fastnn bench                        # everything, several minutes
+    fastnn bench --quick                # about a minute: 3 rounds, 3,200 training rows,
+                                        # W2 at the most threads only, W6 at 64 and 1024
     fastnn bench --workloads W1,W3 --threads 1,2 --peers fastnn-native,torch --json out.json
 
 Workloads (the same data and thread count for every peer):
@@ -13,6 +15,7 @@ Workloads (the same data and thread count for every peer):
   W3  predict with W1's network: 1 sample (µs) and 10,000 samples (ms)
   W4  sgemm 1024³: GFLOP/s
   W5  W1's speed-up from 1 thread to the most threads asked for
+  W6  784-W-10 for W = 64, 256, 1024, 4096, batch 128, Adam: samples per second
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .benchmark import data as bench_data
-from .benchmark import peers, report, runner
+from .benchmark import machine, peers, report, runner
+from .benchmark.environment import EMULATED_BF16
 from .benchmark.peak import fma_peak
 from .benchmark.workloads import WORKLOADS, parse_workloads, tasks_for
 
 QUICK_ROWS = 3_200
 QUICK_TOP_THREADS_ONLY = ("W2",)  # the costliest task (half of a round); its target is at 2 threads
+QUICK_LEFT_OUT = ("W6-256", "W6-4096")  # W6 keeps its narrow end and its first target width
 
 
 def _cores() -> int:
@@ -79,7 +84,7 @@ def build_parser(prog: str = "fastnn bench") -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="3 rounds, 3,200 rows, W2 at the most threads only: < 1 min",
+        help="3 rounds, 3,200 rows, W2 at the most threads only, W6 at two widths: ~1 min",
     )
     parser.add_argument(
         "--workloads",
@@ -96,9 +101,10 @@ def build_parser(prog: str = "fastnn bench") -> argparse.ArgumentParser:
     parser.add_argument(
         "--peers",
         type=_checked(peers.parse_peers),
-        default=tuple(p.name for p in peers.PEERS),
+        default=None,
         help=f"comma-separated subset of {','.join(p.name for p in peers.PEERS)} (default: all;"
-        " the missing ones are skipped with a note)",
+        " the missing ones are skipped with a note; torch-bf16 runs where the CPU has bf16"
+        " instructions, or where named here)",
     )
     parser.add_argument("--rounds", type=_positive, default=None, help="default 5 (quick: 3)")
     parser.add_argument(
@@ -116,23 +122,31 @@ def build_parser(prog: str = "fastnn bench") -> argparse.ArgumentParser:
 
 
 def settings_for(args) -> runner.Settings:
+    # a peer named in --peers is measured even where it would be emulated (slowly)
+    named = args.peers or ()
+    environment = {EMULATED_BF16: "1"} if "torch-bf16" in named else {}
     if args.quick:
         return runner.Settings(
             rounds=args.rounds or 3,
             throughput_steps=1,
+            sweep_gflop=4.0,
             budget_seconds=0.03,
             min_blocks=1,
             top_threads_only=QUICK_TOP_THREADS_ONLY,
+            environment=environment,
         )
-    return runner.Settings(rounds=args.rounds or 5)
+    return runner.Settings(rounds=args.rounds or 5, environment=environment)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
     args = build_parser(prog).parse_args(argv)
+    peer_names = list(args.peers or (p.name for p in peers.PEERS))
     thread_counts = args.threads or sorted({1, _cores()})
     settings = settings_for(args)
     samples = args.samples or (QUICK_ROWS if args.quick else None)
     tasks = tasks_for(args.workloads)
+    if args.quick:
+        tasks = [task for task in tasks if task.key not in QUICK_LEFT_OUT]
 
     started = time.perf_counter()
 
@@ -145,11 +159,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
     peaks = {threads: fma_peak(runner.cores_for(threads)) for threads in thread_counts}
     with tempfile.TemporaryDirectory(prefix="fastnn-bench-") as folder:
         data.save(Path(folder))
-        results = runner.run(list(args.peers), tasks, thread_counts, Path(folder), settings, log)
+        results = runner.run(peer_names, tasks, thread_counts, Path(folder), settings, log)
     meta = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "command": f"{prog} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip(),
-        "machine": report.machine_facts(),
+        "machine": machine.machine_facts(),
         "data": data.source,
         "train_rows": int(data.X_train.shape[0]),
         "threads": thread_counts,
@@ -158,7 +172,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "fastnn bench") -> int:
         "seconds": round(time.perf_counter() - started, 1),
     }
     table_rows = report.rows(results, tasks, thread_counts, args.workloads)
-    text = report.markdown(results, meta, table_rows, list(args.peers))
+    text = report.markdown(results, meta, table_rows, peer_names)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)

@@ -20,29 +20,40 @@ from .validation import check_choice, check_float, check_int
 
 
 class Callback:
+    """Base class of fit's hooks: subclass it and override the hooks you need.
+
+    ``self.model`` is the model being trained (set before ``on_train_begin``); setting
+    ``self.model.stop_training = True`` ends fit after the current batch or epoch.
+    Epoch numbers count over the model's life from 0; batch numbers restart at 0 each
+    epoch. Per-batch hooks cost a Python call per batch: fit only calls them on
+    callbacks that override one.
+    """
+
     def __init__(self) -> None:
         self.model = None
 
     def set_model(self, model) -> None:
+        """fit calls this first with the model it trains."""
         self.model = model
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        pass
+        """Once, before the first epoch."""
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        pass
+        """Once, after the last epoch (also when training stopped early)."""
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        pass
+        """Before each epoch."""
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        pass
+        """After each epoch; ``logs`` holds the epoch's mean ``loss``, its metrics and,
+        with validation data, their ``val_`` twins (Python floats)."""
 
     def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        pass
+        """Before each training step."""
 
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        pass
+        """After each training step; ``logs`` holds the batch's ``loss`` and ``size``."""
 
     def wants_batches(self) -> bool:
         """Whether this callback overrides a per-batch hook."""
@@ -182,6 +193,16 @@ class ModelCheckpoint(_Monitor):
         self.path = os.fspath(path)
         self.save_best_only = bool(save_best_only)
         self.verbose = verbose
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Refuse a missing folder before the first epoch, not after it."""
+        super().on_train_begin(logs)
+        folder = os.path.dirname(self.path)
+        if folder and "{" not in folder and not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"ModelCheckpoint path {self.path}: the folder {folder} does not exist "
+                "(create it first, e.g. os.makedirs)"
+            )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}

@@ -1,5 +1,5 @@
-"""The command line: ``fastnn train``, ``fastnn info``, ``fastnn bench`` (and
-``python -m fastnn``)."""
+"""The command line: ``fastnn train``, ``fastnn info``, ``fastnn bench``, ``fastnn
+playground`` (and ``python -m fastnn``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-
-import numpy as np
 
 from . import __version__
 
@@ -60,6 +58,16 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
     if any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError(f"--hidden sizes must be >= 1; got {text!r}")
     return sizes
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number; got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is in [0, 65535]; got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -154,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="threads for the native kernels (default: all cores)",
     )
-    train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    train.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="floating-point type of the weights and the arithmetic (default float32)",
+    )
     train.add_argument(
         "--precision",
         default="float32",
@@ -184,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", help="version, backend, SIMD level, OpenMP, threads")
+    playground = commands.add_parser(
+        "playground",
+        help="a Neural Network Playground in the browser, training on fastnn "
+        "(pip install 'fastnn[playground]')",
+        description="Serve the playground on 127.0.0.1, print its URL and open it in a "
+        "browser; Ctrl-C stops it.",
+    )
+    playground.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to listen on (default 8765, or a free one if it is taken; 0: any free one)",
+    )
+    playground.add_argument(
+        "--no-browser", action="store_true", help="only print the URL; open no browser"
+    )
     commands.add_parser(
         "bench",
         help="compare fastnn with NumPy, PyTorch, JAX, ... (fastnn bench --help)",
@@ -217,20 +246,28 @@ def _products(fn, model) -> str:
     return f", {model.precision} products ({level})"
 
 
-def fold_standardization(model, mean, std) -> None:
-    """Make a model trained on (X - mean) / std take X itself: the first Dense layer's
-    x (W / std) + (b - (mean / std) W) is its old output on the standardized x."""
-    weights = model.get_weights()
-    W, b = weights[0], weights[1]
-    scale = 1.0 / np.asarray(std, dtype=np.float64)
-    weights[0] = W * scale[:, None]
-    weights[1] = b - (np.asarray(mean, dtype=np.float64) * scale) @ W
-    model.set_weights(weights)
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before training, not after it, where --save or --plot cannot be written."""
+    from pathlib import Path
+
+    from .io import check_writable
+
+    if args.save:
+        check_writable(Path(args.save))
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            raise ValueError("--plot needs matplotlib: pip install 'fastnn[plot]'") from error
+        folder = Path(args.plot).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--plot {args.plot}: the folder {folder} does not exist")
 
 
 def train(args: argparse.Namespace) -> int:
     import fastnn as fn
 
+    _check_outputs(args)
     recipe = {**FALLBACK, **RECIPES.get(args.dataset, {})}
     hidden = _setting(args, recipe, "hidden")
     epochs = _setting(args, recipe, "epochs")
@@ -287,7 +324,7 @@ def train(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
     )
     if standardize:
-        fold_standardization(model, mean, std)
+        fn.data.fold_standardization(model, mean, std)
     seconds = time.perf_counter() - started
     result = model.evaluate(X_test, y_test)
     print(
@@ -313,6 +350,16 @@ def info() -> int:
     return 0
 
 
+def _playground(args: argparse.Namespace) -> int:
+    from . import playground
+
+    try:
+        playground.require_web_library()
+    except ImportError as missing:  # the extra is not installed: say which
+        raise RuntimeError(str(missing)) from None
+    return playground.main(args.port, open_browser=not args.no_browser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own options: hand them all over
@@ -322,8 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return train(args) if args.command == "train" else info()
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+        if args.command == "train":
+            return train(args)
+        if args.command == "playground":
+            return _playground(args)
+        return info()
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
         print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -21,9 +21,11 @@ class Initializer:
         return self.sample(tuple(shape), rng).astype(dtype)
 
     def sample(self, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+        """An array of the given shape drawn from rng (float64)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The initializer's configuration as plain data."""
         return {"name": self.name}
 
     def __repr__(self) -> str:
@@ -100,6 +102,7 @@ class RandomNormal(Initializer):
 
 
 def normal(std: float = 0.05, mean: float = 0.0) -> RandomNormal:
+    """Weights drawn from a normal distribution N(mean, std²)."""
     return RandomNormal(std, mean)
 
 
@@ -121,6 +124,7 @@ InitializerLike = Union[str, Initializer]
 
 
 def get(identifier: InitializerLike) -> Initializer:
+    """The initializer for a name (see NAMES) or an Initializer (returned as it is)."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
@@ -136,6 +140,7 @@ def get(identifier: InitializerLike) -> Initializer:
 
 
 def from_config(config: dict) -> Initializer:
+    """The initializer a get_config() dict describes."""
     config = dict(config)
     name = config.pop("name")
     if name == "normal":

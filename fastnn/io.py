@@ -36,8 +36,25 @@ class ModelFileError(ValueError):
 
 def save_model(model, path) -> None:
     path = Path(os.fspath(path))
+    check_writable(path)
     document, arrays = _payload(model)
     _write_atomically(path, document, arrays)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a path a model file cannot be written to, saying why (the temporary file
+    an atomic save writes first would otherwise be what the error names)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"cannot save the model to {path}: it is a folder; give a file path such as "
+            f"{path / 'model.fnn'}"
+        )
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"cannot save the model to {path}: the folder {folder} does not exist "
+            "(create it first, e.g. os.makedirs)"
+        )
 
 
 def model_to_bytes(model) -> bytes:
@@ -126,6 +143,8 @@ def _fsync_folder(folder: Path) -> None:
 def load_model(path, backend=None):
     """Read a model saved by ``model.save``; ``backend`` overrides the saved choice."""
     path = Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; load_model takes the path of a model file")
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     return _load(path, str(path), backend)

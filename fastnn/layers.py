@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 
 from . import activations, initializers, regularizers
-from .backends.spec import LayerKind, LayerSpec
+from .backends.spec import Act, LayerKind, LayerSpec
 
 _counter = itertools.count(1)
 
@@ -41,6 +41,7 @@ class Layer:
 
     @property
     def trainable(self) -> bool:
+        """Whether fit updates this layer's weights (False freezes them)."""
         return self._trainable
 
     @trainable.setter
@@ -51,18 +52,23 @@ class Layer:
 
     @property
     def built(self) -> bool:
+        """Whether the layer belongs to a built model (its weights exist)."""
         return self._owner is not None
 
     def output_dim(self, n_in: int) -> int:
+        """Outputs per sample for n_in inputs."""
         return n_in
 
     def n_params(self, n_in: int) -> int:
+        """Weights and biases for n_in inputs."""
         return 0
 
     def spec(self, n_in: int, offset: int) -> LayerSpec:
+        """The layer as the kernels see it (fastnn.backends.spec)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The layer's configuration as plain data (what a saved file records)."""
         raise NotImplementedError
 
     def copy(self) -> Layer:
@@ -78,7 +84,24 @@ class Layer:
 
 
 class Dense(Layer):
-    """A fully connected layer: a = activation(x @ W + b)."""
+    """A fully connected layer: a = activation(x @ W + b).
+
+    units: outputs of the layer.
+    activation: a name (linear, relu, leaky_relu, sigmoid, tanh, softmax, elu, gelu,
+        softplus, step), an fn.activations object such as LeakyReLU(alpha), or None
+        (linear).
+    use_bias: whether the layer adds b.
+    kernel_initializer, bias_initializer: names (glorot_uniform, glorot_normal,
+        he_uniform, he_normal, lecun_normal, lecun_uniform, zeros, ones) or
+        fn.initializers objects such as normal(std).
+    kernel_regularizer: None, "l1", "l2", "l1_l2" (factor 0.01) or
+        fn.regularizers.L2(factor) and the like: a penalty on W added to the loss.
+    trainable: False freezes W and b (transfer learning).
+
+    The input size comes from the layer before, or from the Model's input_dim. After
+    the model is built, ``W`` (inputs x units) and ``b`` are live NumPy views of the
+    weights; assigning to them copies the values in.
+    """
 
     kind = LayerKind.DENSE
 
@@ -100,6 +123,13 @@ class Dense(Layer):
         super().__init__(name, trainable)
         self.units = int(units)
         self.activation = activations.get(activation)
+        if self.units == 1 and self.activation.code == Act.SOFTMAX:
+            raise ValueError(
+                "Dense(1, activation='softmax') always outputs 1 (softmax normalizes over "
+                "the layer's units), so it cannot learn; for one output use "
+                "Dense(1, activation='sigmoid') with loss='binary_cross_entropy', or give "
+                "softmax two or more units"
+            )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -110,12 +140,15 @@ class Dense(Layer):
 
     # ---- shapes and the kernel-side description
     def output_dim(self, n_in: int) -> int:
+        """Outputs per sample for n_in inputs: the units."""
         return self.units
 
     def n_params(self, n_in: int) -> int:
+        """Weights and biases for n_in inputs."""
         return n_in * self.units + (self.units if self.use_bias else 0)
 
     def spec(self, n_in: int, offset: int) -> LayerSpec:
+        """The layer as the kernels see it (fastnn.backends.spec)."""
         reg = self.kernel_regularizer
         return LayerSpec(
             kind=LayerKind.DENSE,
@@ -133,6 +166,7 @@ class Dense(Layer):
     # ---- the weights
     @property
     def W(self) -> np.ndarray:
+        """The weights, shape (inputs, units): a live view; assign to set them."""
         if self._W is None:
             if "W" in self._pending:
                 return self._pending["W"]
@@ -148,6 +182,8 @@ class Dense(Layer):
 
     @property
     def b(self) -> np.ndarray | None:
+        """The biases, shape (units,) (None without use_bias): a live view; assign to
+        set them."""
         if not self.use_bias:
             return None
         if self._b is None:
@@ -179,6 +215,7 @@ class Dense(Layer):
         np.copyto(target, array, casting="unsafe")
 
     def get_weights(self) -> list[np.ndarray]:
+        """Copies of [W, b] ([W] without use_bias)."""
         return [self.W.copy()] + ([self.b.copy()] if self.use_bias else [])
 
     def _bind(self, owner, flat: np.ndarray, n_in: int, offset: int, rng) -> None:
@@ -214,6 +251,7 @@ class Dense(Layer):
         super()._unbind()
 
     def get_config(self) -> dict:
+        """The layer's configuration as plain data (what a saved file records)."""
         reg = self.kernel_regularizer
         return {
             "class": "Dense",
@@ -276,6 +314,7 @@ def _finite_array(what: str, value) -> np.ndarray:
 
 
 def from_config(config: dict) -> Layer:
+    """The layer a get_config() dict describes."""
     config = dict(config)
     cls = config.pop("class")
     if cls == "Dropout":

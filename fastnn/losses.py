@@ -26,10 +26,12 @@ class LossFunction:
 
     @property
     def spec(self) -> LossSpec:
+        """What the kernels get: the loss code and its parameter."""
         return LossSpec(self.code, self.param)
 
     @property
     def is_classification(self) -> bool:
+        """Whether the loss compares probabilities (a softmax or sigmoid head)."""
         return self.code in (Loss.CROSS_ENTROPY, Loss.BINARY_CROSS_ENTROPY, Loss.KL_DIVERGENCE)
 
     def check_head(self, act: Act, activation_name: str) -> None:
@@ -73,6 +75,7 @@ class LossFunction:
         return float(per_sample.mean())
 
     def get_config(self) -> dict:
+        """The loss's configuration as plain data."""
         return {"name": self.name}
 
     def __repr__(self) -> str:
@@ -120,6 +123,7 @@ LossLike = Union[str, LossFunction]
 
 
 def get(identifier: LossLike) -> LossFunction:
+    """The loss for a name (see NAMES; Keras spellings accepted) or a LossFunction."""
     if isinstance(identifier, LossFunction):
         return identifier
     if isinstance(identifier, str):
@@ -128,12 +132,29 @@ def get(identifier: LossLike) -> LossFunction:
         if key in _FACTORIES:
             return _FACTORIES[key]()
         raise ValueError(f"unknown loss {identifier!r}; expected one of {', '.join(NAMES)}")
+    if isinstance(identifier, type) and issubclass(identifier, LossFunction):
+        raise TypeError(
+            f"loss is the class {identifier.__name__}, not a loss; pass an instance, "
+            f"loss=fn.losses.{identifier.__name__}(), or a name ({', '.join(NAMES)})"
+        )
+    if callable(identifier):
+        own = getattr(identifier, "__module__", None) == __name__
+        hint = (
+            f"give compile its name instead, loss={identifier.__name__!r}"
+            if own and identifier.__name__ in NAMES
+            else f"custom loss functions are not supported; use one of {', '.join(NAMES)}"
+        )
+        raise TypeError(
+            f"loss must be a name (str) or an fn.losses.LossFunction; got the function "
+            f"{getattr(identifier, '__name__', identifier)!r}: {hint}"
+        )
     raise TypeError(
         f"loss must be a name (str) or an fn.losses.LossFunction; got {type(identifier).__name__}"
     )
 
 
 def from_config(config: dict) -> LossFunction:
+    """The loss a get_config() dict describes."""
     config = dict(config)
     name = config.pop("name")
     return Huber(**config) if name == "huber" else get(name)
@@ -145,4 +166,5 @@ def mse(y_true, y_pred) -> float:
 
 
 def mae(y_true, y_pred) -> float:
+    """Mean of absolute errors."""
     return get("mae")(y_true, y_pred)

@@ -1,14 +1,12 @@
 """Metrics: accuracy, mse, mae, and a confusion matrix.
 
-During fit a metric is averaged over the samples of each epoch; a metric here is the
-pair (sum over a batch, count), so that running means are exact whatever the batch size.
-The sums are the backends' (reference.metric_sum; fit has the backend compute them
-inside its training step).
+During fit and evaluate a metric is averaged over the samples; a metric is the pair
+(sum over a batch, count), so that running means are exact whatever the batch size.
+The sums are the active backend's (backend.metric_sum, or inside its training step);
+the functions here compute them with the NumPy reference, for plain arrays.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
@@ -20,6 +18,7 @@ _ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error
 
 
 def canonical_name(name) -> str:
+    """The metric's canonical name for a name or alias (Keras spellings accepted)."""
     if not isinstance(name, str):
         raise TypeError(f"a metric must be a name (str); got {type(name).__name__}")
     key = _ALIASES.get(name.strip().lower(), name.strip().lower())
@@ -47,23 +46,29 @@ def accuracy_sum(pred: np.ndarray, y: np.ndarray, binary: bool) -> float:
 
 
 def mse_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    """Sum over the rows of the mean squared error per row."""
     return reference.metric_sum(Metric.MSE, pred, y)
 
 
 def mae_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
+    """Sum over the rows of the mean absolute error per row."""
     return reference.metric_sum(Metric.MAE, pred, y)
 
 
-SUMS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {
-    "accuracy": accuracy_sum,
-    "mse": mse_sum,
-    "mae": mae_sum,
-}
+def _pair(y_true, y_pred, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """The two as arrays with as many samples each (a clear error otherwise)."""
+    true, pred = np.asarray(y_true), np.asarray(y_pred, dtype=dtype)
+    if true.ndim == 0 or pred.ndim == 0 or true.shape[0] != pred.shape[0]:
+        raise ValueError(
+            f"y_true and y_pred must have the same number of samples; got shapes "
+            f"{true.shape} and {pred.shape}"
+        )
+    return true, pred
 
 
 def accuracy(y_true, y_pred) -> float:
     """Fraction of correct predictions (y_pred: model outputs or labels)."""
-    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    true, pred = _pair(y_true, y_pred)
     if pred.ndim == 1 and true.ndim == 1 and pred.dtype.kind in "iub":
         return float((pred == true).mean())
     pred = pred.reshape(pred.shape[0], -1)
@@ -71,15 +76,17 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def mse(y_true, y_pred) -> float:
-    pred = np.asarray(y_pred, dtype=np.float64)
+    """Mean squared error of predictions y_pred against targets y_true."""
+    true, pred = _pair(y_true, y_pred, np.float64)
     pred = pred.reshape(pred.shape[0], -1)
-    return mse_sum(pred, np.asarray(y_true)) / pred.shape[0]
+    return mse_sum(pred, true) / pred.shape[0]
 
 
 def mae(y_true, y_pred) -> float:
-    pred = np.asarray(y_pred, dtype=np.float64)
+    """Mean absolute error of predictions y_pred against targets y_true."""
+    true, pred = _pair(y_true, y_pred, np.float64)
     pred = pred.reshape(pred.shape[0], -1)
-    return mae_sum(pred, np.asarray(y_true)) / pred.shape[0]
+    return mae_sum(pred, true) / pred.shape[0]
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:

@@ -9,6 +9,9 @@ in fastnn.training.
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Callable
 
@@ -17,7 +20,7 @@ import numpy as np
 from . import backends, losses, metrics, optimizers
 from . import precision as mixed_precision
 from . import validation as check
-from .backends.spec import Act, LayerKind, NetSpec
+from .backends.spec import Act, LayerKind, Metric, NetSpec, TrainingBuffers
 from .layers import Dense, Layer
 
 # Rows per forward pass in evaluate/forward_trace: big enough to amortise calls, small
@@ -28,9 +31,18 @@ EVAL_BATCH = 1024
 class Model:
     """A feed-forward network: ``Model([Dense(64, "relu"), Dense(10, "softmax")])``.
 
-    ``precision="bf16"`` (or Keras's ``"mixed_bfloat16"``) runs every matrix product with
-    bfloat16 inputs and float32 sums, as ``torch.autocast("cpu", dtype=torch.bfloat16)``;
-    weights, optimizer state, activations and loss stay float32 (fastnn.precision).
+    layers: fn.Dense and fn.Dropout layers, input to output; the last is Dense.
+    input_dim: features per sample; None fixes it from X at the first fit (or predict).
+    seed: initialization, shuffling and Dropout all flow from it (None: a fresh one).
+    dtype: "float32" (the default) or "float64", for the weights and the arithmetic.
+    backend: "native" (the C kernels) or "numpy" (the reference); None follows
+        fn.set_backend.
+    precision: "float32" (the default), or "bf16" (Keras's "mixed_bfloat16" too): every
+        matrix product with bfloat16 inputs and float32 sums, as
+        ``torch.autocast("cpu", dtype=torch.bfloat16)``; weights, optimizer state,
+        activations and loss stay float32 (fastnn.precision). Float32 models only.
+
+    Then ``compile(loss, optimizer, metrics)``, ``fit``, ``evaluate``, ``predict``.
     """
 
     def __init__(
@@ -56,7 +68,7 @@ class Model:
         self._grads: np.ndarray | None = None
         self._input_dim: int | None = None
         self._net: NetSpec | None = None
-        self._workspaces: dict = {}
+        self._session = None  # (what it was made for, the training session): see below
         self.loss: losses.LossFunction | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[str] = []
@@ -114,6 +126,7 @@ class Model:
 
     @property
     def built(self) -> bool:
+        """Whether the weights exist (the input size is known)."""
         return self._params is not None
 
     def build(self, input_dim: int) -> None:
@@ -144,9 +157,9 @@ class Model:
             self.optimizer.build(total, self._dtype)
 
     def _invalidate(self) -> None:
-        """Forget the cached network description and workspaces (structure changed)."""
+        """Forget the cached network description and session (structure changed)."""
         self._net = None
-        self._workspaces.clear()
+        self._session = None
 
     def net(self) -> NetSpec:
         """The kernel-side description of the network (cached; a layer's change of
@@ -164,13 +177,14 @@ class Model:
                 offset += layer.n_params(n_in)
                 n_in = layer.output_dim(n_in)
             self._net = NetSpec(tuple(specs), offset, self._dtype)
-            self._workspaces.clear()
+            self._session = None
         return self._net
 
     # ------------------------------------------------------------ properties
 
     @property
     def dtype(self) -> np.dtype:
+        """The floating-point type of the weights and the arithmetic."""
         return self._dtype
 
     @property
@@ -187,10 +201,12 @@ class Model:
 
     @property
     def input_dim(self) -> int | None:
+        """Features per sample (None until the first fit when not given)."""
         return self._input_dim
 
     @property
     def output_dim(self) -> int | None:
+        """Units of the last Dense layer (outputs per sample)."""
         dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         return dense[-1].units if dense else None
 
@@ -202,9 +218,10 @@ class Model:
     @backend.setter
     def backend(self, name: str | None) -> None:
         self._backend_name = None if name is None else backends.check_name(name)
-        self._workspaces.clear()
+        self._session = None
 
     def backend_impl(self):
+        """The backend object this model runs on (fastnn.backends)."""
         return backends.resolve(self._backend_name)
 
     @property
@@ -215,6 +232,7 @@ class Model:
         return self._params
 
     def count_params(self) -> int:
+        """Number of weights and biases (0 before the model is built)."""
         return 0 if self._params is None else int(self._params.size)
 
     # ------------------------------------------------------------ compile / fit
@@ -240,12 +258,81 @@ class Model:
             self.optimizer.build(self._params.size, self._dtype)
 
     def fit(self, X, y, epochs: int = 1, batch_size: int = 32, **options):
-        """Train; returns a History. See fastnn.training.fit for every option
-        (validation_split, validation_data, shuffle, verbose, callbacks, target_loss,
-        sample_weight, initial_epoch)."""
+        """Train on X (n_samples, n_features) and y; returns a History (also kept as
+        ``model.history``): ``history.history["loss"]``, ``["val_accuracy"]``, ...
+
+        y: integer class labels (n,) or one-hot rows for cross_entropy; 0/1 (or
+            probabilities) for binary_cross_entropy; targets (n,) or (n, outputs) else.
+        epochs: passes over the training rows; batch_size: rows per step.
+        options (fastnn.training.fit describes each): validation_split,
+            validation_data=(X_val, y_val), shuffle=True, verbose=1 (0 silent, 2 a line
+            per epoch), callbacks=[...], target_loss, sample_weight, initial_epoch.
+
+        Ctrl-C stops at the next batch boundary with a warning and a usable model.
+        """
         from .training import fit
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, **options)
+
+    def training_session(self, batch_size: int):
+        """The backend's training session (fastnn.backends.base.TrainingSession) for
+        batches of up to ``batch_size`` rows, bound to this model: its parameters,
+        gradients and optimizer state (in place), its loss, optimizer rule and metrics,
+        and its Dropout seed. fit trains through it; so can you::
+
+            session = model.training_session(64)
+            session.bind_data(X, y)                       # validated arrays
+            loss = session.train_step(rows, lr, t, model.steps_trained)
+
+        (t counts the optimizer's steps from 1; fit also advances
+        model.optimizer.iterations and model.steps_trained). The model keeps the session
+        while all of that stays the same, so that every fit with this batch size reuses
+        its buffers; a change of structure, backend, loss, optimizer or metrics makes a
+        new one.
+        """
+        self._require_compiled()
+        if not self.built:
+            raise RuntimeError("the model is not built yet: give input_dim or call fit first")
+        batch = check.check_int("batch_size", batch_size, 1)
+        net = self.net()
+        self.optimizer.build(self._params.size, self._dtype)
+        states = tuple(self.optimizer.states)
+        backend = self.backend_impl()
+        made_for = (
+            backend,
+            net,
+            batch,
+            self.loss.spec,
+            self.optimizer.step_spec(),
+            self.metric_codes(),
+            self.dropout_seed,
+        )
+        if self._session is not None:
+            key, session = self._session
+            same_buffers = session.params is self._params and session.grads is self._grads
+            same_states = len(session.states) == len(states) and all(
+                a is b for a, b in zip(session.states, states)
+            )
+            if key == made_for and same_buffers and same_states:
+                return session
+        self._session = None  # its buffers go before the new one's are made
+        session = backend.session(
+            net,
+            self.loss.spec,
+            made_for[4],
+            TrainingBuffers(self._params, self._grads, states),
+            batch,
+            made_for[5],
+            dropout_seed=self.dropout_seed,
+        )
+        self._session = (made_for, session)
+        return session
+
+    def metric_codes(self) -> tuple[Metric, ...]:
+        """The backend's codes of the compiled metrics, in order (accuracy depends on the
+        head: see metrics.code)."""
+        binary = self.binary_outputs()
+        return tuple(metrics.code(name, binary) for name in self.metrics)
 
     def _require_compiled(self) -> None:
         if self.loss is None or self.optimizer is None:
@@ -262,7 +349,26 @@ class Model:
             self.build(X.shape[1])
         return X
 
+    def _inference_features(self, X, caller: str) -> np.ndarray:
+        """prepare_features for predict/evaluate/forward_trace, which warn when they are
+        what builds the model: its weights are then the random initial ones, most likely
+        because fit was forgotten (with input_dim given, an untrained model is taken to
+        be meant, e.g. for weights set by hand)."""
+        built = self.built
+        X = self.prepare_features(X)
+        if not built:
+            warnings.warn(
+                f"{caller}() on a model that was never trained: it was built just now for "
+                f"X's {X.shape[1]} features, so it answers with its random initial "
+                f"weights. Call fit first (to use an untrained network on purpose, give "
+                f"Model(..., input_dim={X.shape[1]}))",
+                UserWarning,
+                stacklevel=_caller_outside_fastnn(),
+            )
+        return X
+
     def prepare_targets(self, y, n_samples: int, name: str = "y") -> np.ndarray:
+        """y validated and converted for the compiled loss (labels or a matrix)."""
         self._require_compiled()
         last = self.layers[-1].activation
         self.loss.check_head(last.code, last.name)
@@ -280,7 +386,7 @@ class Model:
         backend = self.backend_impl()
         finite = not backend.predict_checks_finite
         if not check.is_ready_features(X, self._input_dim, self._dtype, finite):
-            X = self.prepare_features(X)  # converts, or raises naming what is wrong
+            X = self._inference_features(X, "predict")  # converts, or raises naming what is wrong
         return backend.predict(self.net(), self._params, X)
 
     def predict_classes(self, X) -> np.ndarray:
@@ -294,7 +400,7 @@ class Model:
         self, X, y, batch_size: int | None = None, sample_weight=None, verbose: int = 0
     ) -> dict:
         """{"loss": mean loss, metric: value, ...} as Python floats."""
-        X = self.prepare_features(X)
+        X = self._inference_features(X, "evaluate")
         y = self.prepare_targets(y, X.shape[0])
         weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], self._dtype)
         batch = EVAL_BATCH if batch_size is None else check.check_int("batch_size", batch_size, 1)
@@ -308,16 +414,15 @@ class Model:
         backend, net = self.backend_impl(), self.net()
         batch = min(batch, X.shape[0])
         ws = backend.workspace(net, batch)  # per call: concurrent evaluates share nothing
-        spec = self.loss.spec
-        binary = self.binary_outputs()
+        spec, codes = self.loss.spec, self.metric_codes()
         loss_sum, sums = 0.0, dict.fromkeys(self.metrics, 0.0)
         for start in range(0, X.shape[0], batch):
             xb, yb = X[start : start + batch], y[start : start + batch]
             wb = None if weight is None else weight[start : start + batch]
             out = backend.forward(net, self._params, xb, ws, False, self.dropout_seed, 0)
             loss_sum += backend.loss_grad(net, spec, self._params, ws, yb, wb) * xb.shape[0]
-            for name in self.metrics:
-                sums[name] += metrics.SUMS[name](out, yb, binary)
+            for name, code in zip(self.metrics, codes):
+                sums[name] += backend.metric_sum(code, out, yb)
         n = X.shape[0]
         return {"loss": loss_sum / n, **{name: total / n for name, total in sums.items()}}
 
@@ -325,7 +430,7 @@ class Model:
 
     def forward_trace(self, X) -> list[np.ndarray]:
         """Every layer's output for X (Dropout off): a look inside the hidden layers."""
-        X = self.prepare_features(X)
+        X = self._inference_features(X, "forward_trace")
         backend, net = self.backend_impl(), self.net()
         ws = backend.workspace(net, X.shape[0])
         backend.forward(net, self._params, X, ws, False, self.dropout_seed, 0)
@@ -377,6 +482,7 @@ class Model:
         return self._split(self.params)
 
     def set_weights(self, weights: Sequence) -> None:
+        """Assign [W1, b1, W2, b2, ...] in get_weights()'s order and shapes."""
         current = self.get_weights()
         if not isinstance(weights, (list, tuple)) or len(weights) != len(current):
             count = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
@@ -440,6 +546,12 @@ class Model:
             if i == 0:
                 print_fn(line)
         print_fn(line)
+        if self._input_dim is None:  # the first layer's weights are not counted yet
+            print_fn(
+                "Total params: unknown (the input size is not known yet: give "
+                "Model(..., input_dim=n) or call fit)"
+            )
+            return
         print_fn(
             f"Total params: {trainable + frozen:,}  (trainable {trainable:,}, "
             f"non-trainable {frozen:,})"
@@ -475,6 +587,7 @@ class Model:
         return (model_from_config, (self.get_config(),))
 
     def get_config(self) -> dict:
+        """The model's configuration as plain data (what a saved file records)."""
         return {
             "name": self.name,
             "input_dim": self._input_dim,
@@ -487,6 +600,16 @@ class Model:
             "optimizer": self.optimizer.get_config() if self.optimizer else None,
             "metrics": self.metrics,
         }
+
+
+def _caller_outside_fastnn() -> int:
+    """The warnings stacklevel of the innermost caller outside the fastnn package (a
+    warning about the user's call should point at the user's line)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _metric_name(metric) -> str:

@@ -29,7 +29,7 @@ try:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("ONNX export needs the onnx package: pip install fastnn[onnx]") from error
+    raise ImportError("ONNX export needs the onnx package: pip install 'fastnn[onnx]'") from error
 
 from ._version import __version__
 from .backends.spec import Act

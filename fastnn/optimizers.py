@@ -64,10 +64,10 @@ class Optimizer:
         )
         self.iterations = 0  # steps taken; Adam's t is iterations after the increment
         self.states: list[np.ndarray] = []
-        self._spec: StepSpec | None = None
 
     # ---- what the kernels see
     def step_spec(self) -> StepSpec:
+        """What the kernels get: the update rule and its hyperparameters."""
         return StepSpec(self.kind, clipnorm=self.clipnorm or 0.0, **self._rule_params())
 
     def _rule_params(self) -> dict:
@@ -91,28 +91,9 @@ class Optimizer:
             ]
             self.iterations = 0
 
-    def apply(self, backend, params, grads, segments, epoch: int) -> None:
-        """One update of the parameters in ``segments`` with the gradients ``grads``."""
-        if self._spec is None:
-            self.prepare()
-        self.iterations += 1
-        backend.step(
-            self._spec,
-            params,
-            grads,
-            self.states,
-            segments,
-            self.learning_rate(epoch),
-            self.iterations,
-        )
-
-    def prepare(self) -> StepSpec:
-        """Freeze the rule's spec for a run of steps (fit calls this once); returns it."""
-        self._spec = self.step_spec()
-        return self._spec
-
     # ---- persistence
     def get_config(self) -> dict:
+        """The optimizer's configuration as plain data (what a saved file records)."""
         lr = self.lr.get_config() if isinstance(self.lr, Schedule) else self.lr
         return {
             "name": type(self).__name__,
@@ -154,6 +135,10 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam (Kingma & Ba): per-weight steps from running means of the gradient
+    (beta1) and of its square (beta2), bias-corrected; eps is added to the root of the
+    uncorrected second moment, as Keras does."""
+
     kind = Opt.ADAM
 
     def __init__(
@@ -199,6 +184,9 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
+    """RMSprop: steps scaled by a running root-mean-square of the gradient (decay rho),
+    with optional momentum."""
+
     kind = Opt.RMSPROP
 
     def __init__(
@@ -221,6 +209,9 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
+    """Adagrad: steps scaled by the root of the sum of all squared gradients so far,
+    which starts at initial_accumulator."""
+
     kind = Opt.ADAGRAD
 
     def __init__(
@@ -247,6 +238,8 @@ OptimizerLike = Union[str, Optimizer]
 
 
 def get(identifier: OptimizerLike) -> Optimizer:
+    """The optimizer for a name (sgd, adam, adamw, rmsprop, adagrad: default
+    hyperparameters) or an Optimizer (returned as it is)."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
@@ -254,6 +247,13 @@ def get(identifier: OptimizerLike) -> Optimizer:
         if key in _CLASSES:
             return _CLASSES[key]()
         raise ValueError(f"unknown optimizer {identifier!r}; expected one of {', '.join(NAMES)}")
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        name = identifier.__name__
+        raise TypeError(
+            f"optimizer is the class {name}, not an optimizer; pass an instance, "
+            f"optimizer=fn.optimizers.{name}() (or {name}(lr=...)), or its name "
+            f"{name.lower()!r}"
+        )
     raise TypeError(
         f"optimizer must be a name (str) or an fn.optimizers.Optimizer; "
         f"got {type(identifier).__name__}"
@@ -261,6 +261,7 @@ def get(identifier: OptimizerLike) -> Optimizer:
 
 
 def from_config(config: dict) -> Optimizer:
+    """The optimizer a get_config() dict describes."""
     config = dict(config)
     cls = _CLASSES[config.pop("name").lower()]
     if isinstance(config.get("lr"), dict):

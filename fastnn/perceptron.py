@@ -25,6 +25,8 @@ class Perceptron:
         self.errors_: list[int] = []  # mistakes per epoch
 
     def fit(self, X, y) -> Perceptron:
+        """Learn w and b from X (n_samples, n_features) and labels y; returns self.
+        ``errors_`` lists the mistakes of each epoch."""
         X = check.as_features("X", X, None, np.dtype(np.float64))
         labels = check.as_targets("y", y, Loss.MSE, 1, X.shape[0], np.dtype(np.float64))
         labels = labels.reshape(-1)
@@ -49,6 +51,7 @@ class Perceptron:
         return self
 
     def decision_function(self, X) -> np.ndarray:
+        """x·w + b for every row of X (its sign is the prediction)."""
         if self.W is None:
             raise RuntimeError("the perceptron is not fitted yet: call fit(X, y) first")
         X = check.as_features("X", X, self.W.shape[0], np.dtype(np.float64))
@@ -59,5 +62,6 @@ class Perceptron:
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
     def score(self, X, y) -> float:
+        """Accuracy of predict(X) against labels y (-1/+1 or 0/1)."""
         signs = np.where(np.asarray(y).reshape(-1) > 0, 1, -1)
         return float((self.predict(X) == signs).mean())

@@ -183,7 +183,7 @@ def _figure(**options):
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise ImportError("fastnn.plot needs matplotlib: pip install fastnn[plot]") from error
+        raise ImportError("fastnn.plot needs matplotlib: pip install 'fastnn[plot]'") from error
     return Figure(**options)
 
 

@@ -10,6 +10,8 @@ from typing import Union
 
 
 class Regularizer:
+    """The penalty l1 * sum|W| + l2 * sum W² on a Dense layer's kernel."""
+
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         for name, value in (("l1", l1), ("l2", l2)):
             if not (isinstance(value, (int, float)) and value >= 0):
@@ -17,6 +19,7 @@ class Regularizer:
         self.l1, self.l2 = float(l1), float(l2)
 
     def get_config(self) -> dict:
+        """The regularizer's configuration as plain data."""
         return {"l1": self.l1, "l2": self.l2}
 
     def __repr__(self) -> str:
@@ -24,14 +27,17 @@ class Regularizer:
 
 
 def L1(l1: float = 0.01) -> Regularizer:
+    """The penalty l1 * sum|W|."""
     return Regularizer(l1=l1)
 
 
 def L2(l2: float = 0.01) -> Regularizer:
+    """The penalty l2 * sum W² (weight decay coupled to the loss)."""
     return Regularizer(l2=l2)
 
 
 def L1L2(l1: float = 0.0, l2: float = 0.0) -> Regularizer:
+    """The penalty l1 * sum|W| + l2 * sum W²."""
     return Regularizer(l1=l1, l2=l2)
 
 
@@ -39,6 +45,7 @@ RegularizerLike = Union[str, Regularizer, None]
 
 
 def get(identifier: RegularizerLike) -> Regularizer | None:
+    """The regularizer for "l1", "l2", "l1_l2" (factor 0.01), a Regularizer, or None."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):

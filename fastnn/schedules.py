@@ -15,6 +15,7 @@ class Schedule:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The schedule's configuration as plain data."""
         raise NotImplementedError
 
 
@@ -80,5 +81,6 @@ _CLASSES = {"StepDecay": StepDecay, "CosineDecay": CosineDecay}
 
 
 def from_config(config: dict) -> Schedule:
+    """The schedule a get_config() dict describes."""
     config = dict(config)
     return _CLASSES[config.pop("name")](**config)

@@ -46,7 +46,7 @@ try:
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "fastnn.sklearn needs scikit-learn >= 1.6: pip install fastnn[sklearn]"
+        "fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
     ) from error
 
 from . import activations as activation_names

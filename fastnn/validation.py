@@ -86,8 +86,15 @@ def _numeric_array(name: str, value) -> np.ndarray:
                 f"to float ({error})"
             ) from error
     if array.dtype.kind not in _NUMERIC_KINDS:
+        hint = ""
+        if array.dtype.kind in "USO" and name.startswith("y"):
+            hint = (
+                "; encode class names as integers 0..k-1, e.g. "
+                "classes, y = np.unique(y, return_inverse=True), or use "
+                "fastnn.sklearn.MLPClassifier, which takes labels of any type"
+            )
         raise TypeError(
-            f"{name} must hold real numbers (ints, bools or floats); got dtype {array.dtype}"
+            f"{name} must hold real numbers (ints, bools or floats); got dtype {array.dtype}" + hint
         )
     return array
 
@@ -189,19 +196,61 @@ def as_targets(name: str, y, loss: Loss, n_out: int, n_samples: int, dtype: np.d
         return onehot
     if is_column and n_out == 1:
         array = array.reshape(-1, 1)
+    if array.ndim == 1:
+        raise ValueError(_one_target_per_sample(name, array, loss, n_out))
     if array.shape[1] != n_out:
+        hint = ""
+        if loss == Loss.CROSS_ENTROPY:
+            hint = " or class labels of shape (n_samples,)"
+        elif loss == Loss.BINARY_CROSS_ENTROPY and n_out == 1 and array.shape[1] == 2:
+            hint = (
+                f"; for one-hot rows of two classes give {name}[:, 1], or use "
+                "Dense(2, activation='softmax') with loss='cross_entropy'"
+            )
         raise ValueError(
-            f"{name} has {array.shape[1]} columns but the model has {n_out} outputs; "
-            f"expected shape ({n_samples}, {n_out})"
-            + (" or class labels of shape (n_samples,)" if loss == Loss.CROSS_ENTROPY else "")
+            f"{name} has {array.shape[1]} columns but the model has {_outputs(n_out)}; "
+            f"expected shape ({n_samples}, {n_out}){hint}"
         )
     if loss in (Loss.CROSS_ENTROPY, Loss.BINARY_CROSS_ENTROPY, Loss.KL_DIVERGENCE):
         if array.min() < 0 or array.max() > 1:
             raise ValueError(
                 f"{name} must hold probabilities in [0, 1] for {loss.name.lower()}; got values "
-                f"in [{array.min()}, {array.max()}]"
+                f"in [{array.min()}, {array.max()}]{_probability_hint(array, loss)}"
             )
     return _for_kernels(array, dtype)
+
+
+def _outputs(n: int) -> str:
+    return "1 output" if n == 1 else f"{n} outputs"
+
+
+def _one_target_per_sample(name: str, array: np.ndarray, loss: Loss, n_out: int) -> str:
+    """The error for y of shape (n,) against a model with n_out > 1 outputs."""
+    given = (
+        f"{name} has shape {array.shape} (one value per sample) but the model has {n_out} outputs"
+    )
+    if loss == Loss.BINARY_CROSS_ENTROPY:
+        return (
+            f"{given}. For class labels 0..{n_out - 1}, use a softmax head with cross-entropy: "
+            f"Dense({n_out}, activation='softmax') and loss='cross_entropy'; for "
+            f"{n_out} independent yes/no targets (multi-label), give {name} of shape "
+            f"({array.shape[0]}, {n_out}) holding 0/1"
+        )
+    return f"{given}; expected shape ({array.shape[0]}, {n_out}), one column per output"
+
+
+def _probability_hint(array: np.ndarray, loss: Loss) -> str:
+    """Why y is outside [0, 1], where it is a common mistake."""
+    integral = bool(np.all(array == np.round(array)))
+    if integral and array.min() == -1 and array.max() == 1:
+        return "; for labels -1/+1, give (y + 1) / 2"
+    if integral and array.min() >= 0 and loss == Loss.BINARY_CROSS_ENTROPY:
+        k = int(array.max()) + 1
+        return (
+            f"; these look like class labels 0..{k - 1}: for {k} classes use "
+            f"Dense({k}, activation='softmax') with loss='cross_entropy'"
+        )
+    return ""
 
 
 def _labels(name: str, array: np.ndarray, n_classes: int) -> np.ndarray:

@@ -78,3 +78,41 @@ def test_example_runs_in_fast_mode(results, name):
 def test_example_has_a_docstring_and_a_fast_flag(name):
     source = (EXAMPLES / f"{name}.py").read_text()
     assert source.startswith('"""') and "--fast" in source
+
+
+def _run_without(module: str, name: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run an example with `module` unimportable, as where its extra is not installed."""
+    path = str(EXAMPLES / f"{name}.py")
+    script = (
+        f"import runpy, sys; sys.modules[{module!r}] = None; sys.argv = [{path!r}, '--fast']\n"
+        f"runpy.run_path({path!r}, run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_plotting_examples_train_without_matplotlib_and_say_so(tmp_path):
+    result = _run_without("matplotlib", "xor", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "XOR: training accuracy 1.000" in result.stdout
+    assert "no pictures: they need matplotlib (pip install 'fastnn[plot]')" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "command"),
+    [
+        ("onnx_export", "onnxruntime", "pip install 'fastnn[onnx]' onnxruntime"),
+        ("sklearn_pipeline", "sklearn", "pip install 'fastnn[sklearn]'"),
+    ],
+)
+def test_an_example_without_its_extra_says_what_to_install(name, module, command, tmp_path):
+    result = _run_without(module, name, tmp_path)
+    assert result.returncode == 1
+    assert command in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -86,6 +86,7 @@ def test_validation_data_and_one_hot_targets(backend):
 def test_sample_weight_changes_the_loss(backend):
     X, y = _blobs(30)
     model = _classifier(backend)
+    model.build(X.shape[1])  # an untrained model on purpose
     plain = model.evaluate(X, y)["loss"]
     weights = np.where(y == 0, 2.0, 0.0)
     weighted = model.evaluate(X, y, sample_weight=weights)["loss"]

@@ -49,8 +49,11 @@ print(json.dumps({
 
 
 def _run(command: list, cwd: Path) -> subprocess.CompletedProcess:
+    # without PYTHONPATH: a checkout on it (as in development) would shadow the copy
+    # installed in the fresh venv, which is what this test is about
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
-        [str(part) for part in command], cwd=cwd, capture_output=True, text=True
+        [str(part) for part in command], cwd=cwd, capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     return result
@@ -104,7 +107,8 @@ def test_sdist_and_wheel_build_install_and_run(tmp_path):
     for needed in ("LICENSE", "README.md", "setup.py", "csrc/fastnn.h",
                    "fastnn/backends/_native.pyx", "fastnn/backends/_fastnn.pxd",
                    "fastnn/backends/_native_net.pxi", "fastnn/datasets/data/digits.npz",
-                   "fastnn/datasets/data/README.md"):  # fmt: skip
+                   "fastnn/datasets/data/README.md",
+                   "fastnn/playground/static/index.html"):  # fmt: skip
         assert needed in in_sdist, needed
     for c_source in Path(ROOT, "csrc").rglob("*"):
         if c_source.suffix in (".c", ".h", ".inc"):
@@ -114,6 +118,8 @@ def test_sdist_and_wheel_build_install_and_run(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = set(archive.namelist())
     assert "fastnn/datasets/data/digits.npz" in in_wheel
+    for page in ("index.html", "playground.js", "playground.css"):  # the playground's page
+        assert f"fastnn/playground/static/{page}" in in_wheel
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in in_wheel)
     assert not any(name.startswith(("tests/", "examples/", "csrc/")) for name in in_wheel)
 

@@ -119,7 +119,7 @@ def test_bad_inputs_get_clear_errors(trained):
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install fastnn\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'fastnn\[plot\]'"):
         plot.history({"loss": [1.0]})
 
 

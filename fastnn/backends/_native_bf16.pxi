@@ -1,8 +1,6 @@
 # bf16 mixed precision (csrc/gemm/gemm_bf16.c): the level in use and the conversions.
 # gemm(..., precision="bf16") in _native_gemm.pxi runs the products.
 
-cimport numpy as cnp
-import numpy as np
 from libc.stdint cimport uint16_t
 
 from .spec import Precision

@@ -1,49 +1,22 @@
-"""The results as Markdown (medians, then fastnn native's ratio to every peer) and JSON,
-with the facts needed to read them: CPU, cores, SIMD level, BLAS kernel, versions."""
+"""The results as Markdown (medians; fastnn's ratio to every peer; training throughput
+as a share of the FMA peak) and JSON, with the facts needed to read them: CPU and its
+bf16 / AMX flags, cores, SIMD level, BLAS kernel, versions."""
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 from dataclasses import dataclass
 
 from . import peers as peer_registry
+from .environment import describe_openblas
+from .machine import describe_bf16
 from .runner import Results
-from .workloads import SCALING_TASKS, TASK_BY_KEY, Task
+from .workloads import PEAK_SHARE_TASKS, SCALING_TASKS, TASK_BY_KEY, Task, gflops
 
 NATIVE = "fastnn-native"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_facts() -> dict:
-    import fastnn
-
-    facts = {
-        "cpu": cpu_model(),
-        "cores_online": os.cpu_count(),
-        "cores_available": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "python": platform.python_version(),
-    }
-    try:
-        info = fastnn.info()
-    except Exception as error:  # a broken native build must not hide the other results
-        info = {"version": fastnn.__version__, "error": f"{type(error).__name__}: {error}"}
-    keys = ("version", "simd", "simd_detected", "openmp", "threads", "error")
-    facts["fastnn"] = {key: info[key] for key in keys if key in info}
-    return facts
+BF16 = "fastnn-bf16"
+# The fastnn columns the ratio tables are taken against, in order.
+BASELINES = (NATIVE, BF16)
 
 
 @dataclass
@@ -115,8 +88,8 @@ def _median_cell(values: list[float] | None) -> str:
     return f"{fmt(median)} ±{spread:.0%}"
 
 
-def _ratio(row: Row, peer: str) -> str:
-    mine, theirs = row.values.get(NATIVE), row.values.get(peer)
+def _ratio(row: Row, peer: str, base: str = NATIVE) -> str:
+    mine, theirs = row.values.get(base), row.values.get(peer)
     if not mine or not theirs:
         return "—"
     a, b = statistics.median(mine), statistics.median(theirs)
@@ -143,14 +116,54 @@ def markdown(results: Results, meta: dict, table_rows: list[Row], peers: list[st
         for r in table_rows
     ]
     out += _table(header, lines)
-    others = [p for p in shown if p != NATIVE]
-    if NATIVE in shown and others:
-        out += ["", "### fastnn native vs each peer: × faster (> 1: fastnn native wins)", ""]
+    for base in BASELINES:
+        others = [p for p in shown if p != base]
+        if base not in shown or not others or not any(base in r.values for r in table_rows):
+            continue
+        name = labels[base]
+        out += ["", f"### {name} vs each peer: × faster (> 1: {name} wins)", ""]
         header = ["workload", "threads", *(labels[p] for p in others)]
-        lines = [[r.label, r.threads] + [_ratio(r, p) for p in others] for r in table_rows]
+        lines = [[r.label, r.threads] + [_ratio(r, p, base) for p in others] for r in table_rows]
         out += _table(header, lines)
+    out += _peak_table(results, meta.get("fma_peak", {}), shown, labels)
     out += _notes(results, meta, peers, labels)
     return "\n".join(out) + "\n"
+
+
+def peak_shares(results: Results, peaks: dict) -> dict[tuple[str, int], dict[str, float]]:
+    """(task, threads) -> {peer: median GFLOP/s / the FMA peak at that thread count},
+    for the tasks of PEAK_SHARE_TASKS that were measured."""
+    shares: dict[tuple[str, int], dict[str, float]] = {}
+    for key in PEAK_SHARE_TASKS:
+        for (task, threads, peer), cell in results.cells.items():
+            peak = peaks.get(threads)
+            if task != key or not cell.values or not peak:
+                continue
+            rate = gflops(TASK_BY_KEY[task], statistics.median(cell.values))
+            shares.setdefault((task, threads), {})[peer] = rate / peak["total"]
+    return shares
+
+
+def _peak_table(results: Results, peaks: dict, shown: list[str], labels: dict) -> list[str]:
+    shares = peak_shares(results, peaks)
+    if not shares:
+        return []
+    columns = [p for p in shown if any(p in row for row in shares.values())]
+    out = [
+        "",
+        "### Share of the measured fp32 FMA peak (training: the forward and backward "
+        "products' FLOPs per second)",
+        "",
+    ]
+    lines = [
+        [TASK_BY_KEY[task].label, str(threads), f"{peaks[threads]['total']:.0f}"]
+        + [f"{row[p]:.0%}" if p in row else "—" for p in columns]
+        for (task, threads), row in sorted(
+            shares.items(), key=lambda item: (PEAK_SHARE_TASKS.index(item[0][0]), item[0][1])
+        )
+    ]
+    header = ["workload", "threads", "peak GFLOP/s", *(labels[p] for p in columns)]
+    return out + _table(header, lines)
 
 
 def _context(results: Results, meta: dict) -> list[str]:
@@ -167,16 +180,18 @@ def _context(results: Results, meta: dict) -> list[str]:
         f"- CPU: {machine['cpu']}, {machine['cores_available']} cores available "
         f"({machine['cores_online']} online); threads T pin each peer's process to T cores",
         f"- fastnn {fastnn['version']}: {kernels}",
+        f"- {describe_bf16(machine)}",
         f"- data: {meta['data']}; W1 epoch = {meta['train_rows']:,} rows",
         f"- rounds: {meta['settings']['rounds']}; W2: {meta['settings']['throughput_steps']} "
-        "batch(es) per measurement; W3, W4: median of timed blocks of calls",
+        f"batch(es) per measurement; W6: batches for {meta['settings']['sweep_gflop']:g} GFLOP "
+        "(at most an epoch); W3, W4: median of timed blocks of calls",
     ]
     peaks = {t: p for t, p in meta.get("fma_peak", {}).items() if p}
     if peaks:
         lines.append(
             "- fp32 FMA peak measured now ("
             + ", ".join(f"{t} thr: {p['total']:.0f} GFLOP/s" for t, p in peaks.items())
-            + f", {next(iter(peaks.values()))['isa']}); W4 is a share of it below"
+            + f", {next(iter(peaks.values()))['isa']}); shares of it in the last table"
         )
     noise = _background(results)
     if noise:
@@ -214,9 +229,9 @@ def _background(results: Results) -> str:
 
 def _openblas(results: Results) -> str:
     for peer in ("numpy", "fastnn-numpy", "sklearn"):
-        for lib in results.peers.get(peer, {}).get("blas", []):
-            if lib.get("internal_api") == "openblas":
-                return f"OpenBLAS {lib.get('version')} kernel {lib.get('architecture')}"
+        described = describe_openblas(results.peers.get(peer, {}).get("blas", []))
+        if described:
+            return described
     return ""
 
 
@@ -236,24 +251,10 @@ def _notes(results: Results, meta: dict, peers: list[str], labels: dict) -> list
                     reasons[cell.skip].append(key)
         for reason, where in reasons.items():
             notes.append(f"- {labels[peer]}: {', '.join(where)} skipped: {reason}")
-    notes += _peak_shares(results, meta.get("fma_peak", {}), labels)
     losses = _sanity(results)
     if losses:
         notes.append(f"- sanity, mean loss of the last timed W1 SGD epoch: {losses}")
     return ["", "Notes:", "", *notes] if notes else []
-
-
-def _peak_shares(results: Results, peaks: dict, labels: dict) -> list[str]:
-    lines = []
-    for threads, peak in peaks.items():
-        shares = [
-            f"{labels[peer]} {statistics.median(cell.values) / peak['total']:.0%}"
-            for (key, t, peer), cell in results.cells.items()
-            if key == "W4" and t == threads and cell.values and peak
-        ]
-        if shares:
-            lines.append(f"- W4 at {threads} thread(s), share of the FMA peak: {', '.join(shares)}")
-    return lines
 
 
 def _sanity(results: Results) -> str:
@@ -288,5 +289,10 @@ def to_json(results: Results, meta: dict, table_rows: list[Row]) -> dict:
         "rows": [
             {"label": r.label, "threads": r.threads, "unit": r.unit, "values": r.values}
             for r in table_rows
+        ],
+        "peak_shares": [
+            {"task": task, "threads": threads, "peer": peer, "share": share}
+            for (task, threads), row in peak_shares(results, meta.get("fma_peak", {})).items()
+            for peer, share in row.items()
         ],
     }

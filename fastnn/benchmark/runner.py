@@ -25,12 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .environment import worker_environment
 from .workloads import Task
-
-# Environment variables that pin OpenBLAS to a kernel or cache size other than the one it
-# would choose (this machine sets them; they halve its speed). Removed for every peer.
-OPENBLAS_PINNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # The worker's first lines run before anything imports NumPy: set the CPU affinity
 # while the process still has a single thread, so every thread pool inherits it.
@@ -47,13 +43,16 @@ runpy.run_module("fastnn.benchmark.worker", run_name="__main__", alter_sys=True)
 class Settings:
     rounds: int = 5
     throughput_steps: int = 10  # W2: batches per measurement
+    sweep_gflop: float = 25.0  # W6: batches enough for this much work per measurement
     block_seconds: float = 0.002  # W3/W4: a timed block of calls lasts about this
     budget_seconds: float = 0.15  # W3/W4: blocks are run for this long per measurement
     min_blocks: int = 3  # W3/W4: ... and at least this many blocks
     top_threads_only: tuple[str, ...] = ()  # task keys measured at the most threads only
+    environment: dict[str, str] = field(default_factory=dict)  # added to every worker's
 
     def for_worker(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k not in ("rounds", "top_threads_only")}
+        runner_only = ("rounds", "top_threads_only", "environment")
+        return {k: v for k, v in vars(self).items() if k not in runner_only}
 
 
 @dataclass
@@ -78,7 +77,9 @@ class Results:
 class WorkerProcess:
     """A worker (see worker.py) for one peer and thread count, and its JSON channel."""
 
-    def __init__(self, peer: str, threads: int, cores: list[int], data_dir: Path) -> None:
+    def __init__(
+        self, peer: str, threads: int, cores: list[int], data_dir: Path, environment: dict
+    ) -> None:
         self.peer = peer
         self.quitting = False
         self.log = open(data_dir / f"{peer}-{threads}.log", "w+")  # closed by close()
@@ -88,7 +89,7 @@ class WorkerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env=worker_environment(threads),
+            env={**worker_environment(threads), **environment},
             text=True,
         )  # fmt: skip
 
@@ -132,17 +133,6 @@ class WorkerProcess:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
-
-
-def worker_environment(threads: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_PINNING}
-    env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
-    env["JAX_PLATFORMS"] = "cpu"
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # XLA's informational chatter
-    # the workers import this very fastnn, installed or not
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -207,7 +197,8 @@ def run(
     try:
         for threads in thread_counts:
             results.cores[threads] = cores_for(threads)
-            workers[threads] = _start(peers, threads, results.cores[threads], data_dir, log)
+            cores = results.cores[threads]
+            workers[threads] = _start(peers, threads, cores, data_dir, settings.environment, log)
         for threads in thread_counts:
             workers[threads] = _hello(workers[threads], results)
         top = max(thread_counts)
@@ -228,9 +219,9 @@ def run(
     return results
 
 
-def _start(peers, threads, cores, data_dir, log) -> dict[str, WorkerProcess]:
+def _start(peers, threads, cores, data_dir, environment, log) -> dict[str, WorkerProcess]:
     log(f"threads {threads}: starting {len(peers)} peer processes on cores {cores}")
-    return {peer: WorkerProcess(peer, threads, cores, data_dir) for peer in peers}
+    return {peer: WorkerProcess(peer, threads, cores, data_dir, environment) for peer in peers}
 
 
 def _close(workers) -> None:

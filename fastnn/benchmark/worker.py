@@ -16,6 +16,7 @@ compilation, first-touch of buffers); ``measure`` times one repetition.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -26,6 +27,7 @@ import numpy as np
 
 from . import peers
 from .data import BenchData, initial_weights
+from .environment import blas_libraries
 from .workloads import TASK_BY_KEY, Task
 
 
@@ -55,9 +57,16 @@ class Worker:
             self.prepared[task.key] = (run, settings)
 
     def _train_rows(self, task: Task, settings: dict):
+        """The rows one measurement trains on: W1 an epoch of all of them; W2 a fixed
+        number of batches; W6 enough batches for ``sweep_gflop`` of products."""
         X, y = self.data.X_train, self.data.y_train
-        if task.unit == "samples/s":  # throughput: a fixed number of steps, not an epoch
-            rows = min(X.shape[0], settings["throughput_steps"] * task.batch)
+        if task.unit == "samples/s":  # throughput: a fixed amount of work, not an epoch
+            if task.workload == "W6":
+                step = task.arch.train_flops_per_sample() * task.batch
+                steps = math.ceil(settings["sweep_gflop"] * 1e9 / step)
+            else:
+                steps = settings["throughput_steps"]
+            rows = min(X.shape[0], steps * task.batch)
             X, y = X[:rows], y[:rows]
         return X, y
 
@@ -109,16 +118,6 @@ def _median_per_call(call, calls: int, settings: dict) -> float:
     return statistics.median(blocks)
 
 
-def blas_info() -> list[dict]:
-    """The BLAS/OpenMP libraries loaded in this process, as threadpoolctl sees them."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
-    return [{k: lib.get(k) for k in keys if lib.get(k) is not None} for lib in threadpool_info()]
-
-
 def serve(peer_name: str, threads: int, data_dir: Path, reply) -> None:
     try:
         peer = peers.create(peer_name, threads)
@@ -126,7 +125,7 @@ def serve(peer_name: str, threads: int, data_dir: Path, reply) -> None:
         reply({"unavailable": str(why)})
         return
     worker = Worker(peer, BenchData.load(data_dir))
-    reply({"hello": {"peer": peer_name, "versions": peer.versions(), "blas": blas_info()}})
+    reply({"hello": {"peer": peer_name, "versions": peer.versions(), "blas": blas_libraries()}})
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "quit":

@@ -12,12 +12,16 @@ and offers:
 An operation a peer cannot do raises ``NotSupported`` saying why (the table shows it);
 a peer whose library is missing raises ``Unavailable`` when created. Peer modules are
 imported only in their worker, so torch, jax, ... are never imported together.
+
+A library's variants (fp32 or bf16 mixed precision, an int8-quantized model) are one
+peer class with one parameter, listed as separate columns: each runs in its own
+process like any other peer.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Unavailable(Exception):
@@ -50,19 +54,33 @@ class PeerInfo:
     name: str  # as given to --peers
     label: str  # the column title
     module: str  # relative to this package
-    factory: str  # callable(threads) -> Peer
+    factory: str  # callable(threads, **options) -> Peer
     install: str  # how to get it, for the "skipped" note
+    options: dict = field(default_factory=dict)  # the variant: precision, quantization
 
 
+ORT = "pip install onnx onnxruntime"
 PEERS = (
     PeerInfo("fastnn-native", "fastnn native", "fastnn_peer", "native", "build fastnn's C kernels"),
+    PeerInfo(
+        "fastnn-bf16", "fastnn bf16", "fastnn_peer", "native", "a fastnn with bf16 mixed precision",
+        {"precision": "bf16"},
+    ),
     PeerInfo("fastnn-numpy", "fastnn numpy", "fastnn_peer", "reference", "(always there)"),
     PeerInfo("numpy", "NumPy MLP", "numpy_mlp", "NumpyPeer", "(always there)"),
     PeerInfo("torch", "PyTorch", "torch_peer", "TorchPeer", "pip install torch"),
+    PeerInfo(
+        "torch-bf16", "PyTorch bf16", "torch_peer", "TorchPeer", "pip install torch",
+        {"precision": "bf16"},
+    ),
     PeerInfo("jax", "JAX (jit)", "jax_peer", "JaxPeer", "pip install jax jaxlib"),
-    PeerInfo("onnxruntime", "onnxruntime", "onnx_peer", "OnnxPeer", "pip install onnx onnxruntime"),
+    PeerInfo("onnxruntime", "onnxruntime", "onnx_peer", "OnnxPeer", ORT),
+    PeerInfo(
+        "onnxruntime-int8", "onnxruntime int8", "onnx_peer", "OnnxPeer", ORT,
+        {"quantization": "int8"},
+    ),
     PeerInfo("sklearn", "scikit-learn", "sklearn_peer", "SklearnPeer", "pip install scikit-learn"),
-)
+)  # fmt: skip
 PEER_BY_NAME = {info.name: info for info in PEERS}
 
 
@@ -73,7 +91,7 @@ def create(name: str, threads: int) -> Peer:
         module = importlib.import_module(f"{__name__}.{info.module}")
     except ImportError as error:
         raise Unavailable(f"{error} ({info.install})") from None
-    return getattr(module, info.factory)(threads)
+    return getattr(module, info.factory)(threads, **info.options)
 
 
 def parse_peers(text: str) -> tuple[str, ...]:
