@@ -133,6 +133,24 @@ def test_switching_precision_after_training(backend):
     assert np.array_equal(model.predict(X), fp32)
 
 
+def test_session_split_gives_the_bits_of_train_step(backend):
+    """The data-parallel split (compute_gradients, then apply_gradients) of a bf16 model
+    gives train_step's bits, and switching the precision makes a new session."""
+    X, y = _data()
+    fused, split = _model(backend=backend), _model(backend=backend)
+    one, two = fused.training_session(32), split.training_session(32)
+    one.bind_data(X, y)
+    two.bind_data(X, y)
+    for t, start in enumerate(range(0, 96, 32), start=1):
+        rows = slice(start, start + 32)
+        one.train_step(rows, 0.01, t, t - 1)
+        two.compute_gradients(rows, t - 1)
+        two.apply_gradients(0.01, t)
+    assert np.array_equal(fused.params, split.params)
+    fused.precision = "float32"
+    assert fused.training_session(32) is not one
+
+
 def test_saved_models_keep_float32_weights_and_the_policy(backend, tmp_path):
     X, y = _data()
     model = _model(backend=backend)
