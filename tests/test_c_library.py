@@ -30,13 +30,11 @@ pytestmark = pytest.mark.skipif(shutil.which(CC) is None, reason=f"no C compiler
 
 
 def sources() -> list[Path]:
-    """The library (every csrc C file but the tests), the stand-in activations while the
-    real ones are absent, and the test program."""
+    """The library (every csrc C file but the tests) and the test program."""
     library = [p for p in sorted(CSRC.rglob("*.c")) if "tests" not in p.relative_to(CSRC).parts]
     if not IS_X86:
         library = [p for p in library if not p.stem.endswith(tuple("_" + i for i in ISA))]
-    stub = [] if list(CSRC.glob("activations*.c")) else [CSRC / "tests" / "act_stub.c"]
-    return [*library, *stub, CSRC / "tests" / "test_gemm.c"]
+    return [*library, CSRC / "tests" / "test_gemm.c"]
 
 
 def openmp_flags(tmp: Path) -> list[str]:

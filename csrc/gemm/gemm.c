@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 
 /* Below this much work a call runs on the calling thread alone: handing tasks to the

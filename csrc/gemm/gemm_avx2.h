@@ -8,7 +8,7 @@
 
 #include <immintrin.h>
 
-#include "gemm_simd.h"
+#include "gemm/gemm_simd.h"
 
 /* Lanes [0, n) of 8 floats. */
 SIMD_INLINE __m256i ymm_mask8(int n)

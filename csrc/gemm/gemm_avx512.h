@@ -9,7 +9,7 @@
 
 #include <immintrin.h>
 
-#include "gemm_simd.h"
+#include "gemm/gemm_simd.h"
 
 #define ZMM_INLINE SIMD_INLINE
 

@@ -12,7 +12,7 @@
  * gemm_columns_fn: rows <= 2 vectors of rows (32 floats, 16 doubles); writes rows x NC
  * at C[i, j] through o; reads only A's first `rows` rows and B's first NC columns.
  */
-#include "gemm_avx512.h"
+#include "gemm/gemm_avx512.h"
 
 /* ----------------------------------------------------------------- float */
 

@@ -3,7 +3,7 @@
  * data defined next to their kernels, in files compiled for their ISA; only this
  * baseline file decides which one to use, after the run-time CPU check (runtime.c).
  */
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 extern const gemm_kernels gemm_kernels_f32_portable, gemm_kernels_f64_portable;
 #ifdef FASTNN_X86

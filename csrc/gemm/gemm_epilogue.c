@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 /* The elementwise activations are defined in csrc/activations*.c. They are referenced
  * weakly so that a tree without that file still links (Python loads the extension with

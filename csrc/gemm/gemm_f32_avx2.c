@@ -8,7 +8,7 @@
  *   half     1 x 16, 2 x 16;  panel  r x 16 for every r, from 16-wide B panels
  *   narrow   r x 8 for a last strip of at most 8 columns
  */
-#include "gemm_avx2.h"
+#include "gemm/gemm_avx2.h"
 
 #define T float
 #define VEC __m256
@@ -26,7 +26,7 @@
 #define PACKED_MR 6
 #define PACKED_NV 2
 #define GEMV_NV 4
-#include "gemm_simd_kernel.inc"
+#include "gemm/gemm_simd_kernel.inc"
 
 STRIDED(1, 4)
 STRIDED(1, 2)

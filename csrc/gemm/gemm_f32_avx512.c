@@ -19,7 +19,7 @@
  *   narrow   r x 16 for a last strip of at most 16 columns (N = 10 output layers)
  *   columns  gemm_columns_avx512.c, for narrow C when A's columns are contiguous
  */
-#include "gemm_avx512.h"
+#include "gemm/gemm_avx512.h"
 
 #define T float
 #define VEC __m512
@@ -38,7 +38,7 @@
 #define PACKED_NV 2
 #define PACKED_WIDE_NV 3
 #define GEMV_NV 16
-#include "gemm_simd_kernel.inc"
+#include "gemm/gemm_simd_kernel.inc"
 
 STRIDED(1, 16)
 STRIDED(1, 8)

@@ -7,7 +7,7 @@
  *   half     1 x 8, 2 x 8;  panel  r x 8 for every r, from 8-wide B panels
  *   narrow   r x 4 for a last strip of at most 4 columns
  */
-#include "gemm_avx2.h"
+#include "gemm/gemm_avx2.h"
 
 #define T double
 #define VEC __m256d
@@ -25,7 +25,7 @@
 #define PACKED_MR 6
 #define PACKED_NV 2
 #define GEMV_NV 4
-#include "gemm_simd_kernel.inc"
+#include "gemm/gemm_simd_kernel.inc"
 
 STRIDED(1, 4)
 STRIDED(1, 2)

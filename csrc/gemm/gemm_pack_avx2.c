@@ -9,7 +9,7 @@
  *
  * No masked stores: AVX2's are slow on some cores (gemm_avx2.h).
  */
-#include "gemm_avx2.h"
+#include "gemm/gemm_avx2.h"
 
 #define DEPTH_BLOCK 16 /* depth steps per block, as in gemm_pack_avx512.c */
 

@@ -14,7 +14,7 @@
  */
 #include <immintrin.h>
 
-#include "gemm_avx512.h"
+#include "gemm/gemm_avx512.h"
 
 /* ----------------------------------------------------------------- float */
 

@@ -3,7 +3,7 @@
  * SIMD kernels are tested against. Tiles are small enough for 16 SSE registers:
  * float 4 x 8 (two 4-wide vectors per row), double 4 x 4.
  */
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 #define T float
 #define FN(x) x##_f32
@@ -11,7 +11,7 @@
 #define PNR 8
 #define SMR 4
 #define SNR 8
-#include "gemm_portable.inc"
+#include "gemm/gemm_portable.inc"
 #undef T
 #undef FN
 #undef PMR
@@ -25,7 +25,7 @@
 #define PNR 4
 #define SMR 4
 #define SNR 8
-#include "gemm_portable.inc"
+#include "gemm/gemm_portable.inc"
 #undef T
 #undef FN
 #undef PMR

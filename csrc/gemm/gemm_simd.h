@@ -8,7 +8,7 @@
 
 #include <xmmintrin.h>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 #define SIMD_INLINE static inline __attribute__((always_inline))
 

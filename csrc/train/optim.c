@@ -12,13 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 #include "fastnn.h"
-#include "optim_isa.h"
+#include "train/optim.h"
 
 #define FNN_ISA base
-#define FNN_TEMPLATE "optim_loops.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "train/optim_loops.inc"
+#include "common/instantiate.inc"
 #undef FNN_ISA
 
 /* Chunks are at least FNN_STEP_CHUNK elements and at most FNN_STEP_MAX_CHUNKS many,
@@ -76,5 +76,5 @@ int fnn_step_n_states(const fnn_step_spec *spec)
     }
 }
 
-#define FNN_TEMPLATE "optim.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "train/optim.inc"
+#include "common/instantiate.inc"

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 
 #define FNN_ACT_PROTOTYPES(isa)                                                         \
     void fnn_act_forward_f32_##isa(int act, double param, float *x, ptrdiff_t n);       \

@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 #include "fastnn.h"
-#include "optim_isa.h"
+#include "train/optim.h"
 
 /* Round a byte count up to whole 64-byte lines (buffers inside one scratch block). */
 static size_t fnn_round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
@@ -114,5 +114,5 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
     return buffers + gemm;
 }
 
-#define FNN_TEMPLATE "net.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "train/net.inc"
+#include "common/instantiate.inc"

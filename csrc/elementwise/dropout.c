@@ -9,11 +9,11 @@
  */
 #include <math.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 #include "fastnn.h"
 
 #define FNN_ISA base
-#include "dropout_loops.inc"
+#include "elementwise/dropout_loops.inc"
 #undef FNN_ISA
 
 #define FNN_DROPOUT_PROTOTYPE(isa)                                                      \

@@ -8,15 +8,15 @@
  */
 #include <math.h>
 
-#include "activations_isa.h"
+#include "elementwise/activations_isa.h"
 #include "fastnn.h"
-#include "vmath.h"
+#include "elementwise/vmath.h"
 
 /* The baseline build of the loops. */
 #define FNN_ISA base
 
-#define FNN_TEMPLATE "activations_loops.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "elementwise/activations_loops.inc"
+#include "common/instantiate.inc"
 
 /* ------------------------------------------------------------------ dispatch */
 
@@ -48,5 +48,5 @@ void fnn_act_grad_f64(int act, double param, const double *a, const double *z, d
 
 /* ------------------------------------------------------------------ softmax rows */
 
-#define FNN_TEMPLATE "softmax.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "elementwise/softmax.inc"
+#include "common/instantiate.inc"

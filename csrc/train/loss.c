@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 #include "fastnn.h"
-#include "vmath.h"
+#include "elementwise/vmath.h"
 
-#define FNN_TEMPLATE "loss.inc"
-#include "instantiate.inc"
+#define FNN_TEMPLATE "train/loss.inc"
+#include "common/instantiate.inc"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch.h"
+#include "common/templates.h"
 
 /* One step's coefficients in the element type, computed once per step exactly as
  * reference.apply_rule computes them (NumPy scalar arithmetic in that type). */
