@@ -1,36 +1,21 @@
 /*
- * dispatch.h - run-time choice among the per-ISA builds of a kernel (internal).
+ * templates.h - name building for the C templates (internal).
  *
- * An elementwise kernel family is written once in a *_loops.inc template and compiled
- * three times: in X.c (baseline), X_avx2.c and X_avx512.c, which setup.py builds with
- * their ISA's flags. Each build's entry points carry the suffix _base, _avx2 or
- * _avx512; FNN_DISPATCH(fn, args...) calls the best one that fnn_simd_level() allows
- * (so FASTNN_SIMD and fnn_set_simd_level reach every path). The AVX builds exist only
- * on x86 (FASTNN_X86).
+ * A template (*.inc) is C written once and included several times: once per element
+ * type by instantiate.inc (FNN_SFX f32 / f64), and, for the loops that are built per
+ * CPU level, once per level by that level's translation unit (FNN_ISA, cpu/cpu.h). It
+ * builds its names by pasting: FNN_PASTE(fnn_softmax_rows, FNN_SFX) is
+ * fnn_softmax_rows_f32, FNN_NAME(fnn_act_forward, FNN_SFX, FNN_ISA) is
+ * fnn_act_forward_f32_avx2.
  */
-#ifndef FASTNN_DISPATCH_H
-#define FASTNN_DISPATCH_H
+#ifndef FASTNN_TEMPLATES_H
+#define FASTNN_TEMPLATES_H
 
-#include "fastnn.h"
-
-/* Token pasting for the templates: FNN_NAME(fnn_x, f32, avx2) -> fnn_x_f32_avx2. */
-#define FNN_NAME_(a, b, c) a##_##b##_##c
-#define FNN_NAME(a, b, c) FNN_NAME_(a, b, c)
 #define FNN_PASTE_(a, b) a##_##b
 #define FNN_PASTE(a, b) FNN_PASTE_(a, b)
+#define FNN_NAME_(a, b, c) a##_##b##_##c
+#define FNN_NAME(a, b, c) FNN_NAME_(a, b, c)
+#define FNN_STRING_(x) #x
+#define FNN_STRING(x) FNN_STRING_(x)
 
-/* An expression: the call of fn's best allowed build (fn is macro-expanded first, so
- * FNN_DISPATCH(SFX(fnn_x), ...) works inside templates). */
-#ifdef FASTNN_X86
-#define FNN_DISPATCH(fn, ...)                                                           \
-    (fnn_simd_level() >= FNN_SIMD_AVX512 ? FNN_PASTE(fn, avx512)(__VA_ARGS__)           \
-     : fnn_simd_level() >= FNN_SIMD_AVX2 ? FNN_PASTE(fn, avx2)(__VA_ARGS__)             \
-                                         : FNN_PASTE(fn, base)(__VA_ARGS__))
-/* Declares a kernel's builds from its prototype macro P(suffix). */
-#define FNN_DECLARE_ISA_BUILDS(P) P(base) P(avx2) P(avx512)
-#else
-#define FNN_DISPATCH(fn, ...) FNN_PASTE(fn, base)(__VA_ARGS__)
-#define FNN_DECLARE_ISA_BUILDS(P) P(base)
-#endif
-
-#endif /* FASTNN_DISPATCH_H */
+#endif /* FASTNN_TEMPLATES_H */

@@ -9,17 +9,8 @@
  */
 #include <math.h>
 
-#include "common/templates.h"
+#include "cpu/cpu.h"
 #include "fastnn.h"
-
-#define FNN_ISA base
-#include "elementwise/dropout_loops.inc"
-#undef FNN_ISA
-
-#define FNN_DROPOUT_PROTOTYPE(isa)                                                      \
-    void fnn_dropout_mask_##isa(uint64_t key, uint32_t threshold, ptrdiff_t first,      \
-                                ptrdiff_t count, uint8_t *mask);
-FNN_DECLARE_ISA_BUILDS(FNN_DROPOUT_PROTOTYPE)
 
 /* Elements per OpenMP work item; below two of them, one thread does it all. */
 #define FNN_DROPOUT_CHUNK 16384
@@ -45,7 +36,7 @@ static void mask_task(void *ctx, ptrdiff_t c, int worker)
     ptrdiff_t start = c * FNN_DROPOUT_CHUNK;
     ptrdiff_t len = j->count - start < FNN_DROPOUT_CHUNK ? j->count - start : FNN_DROPOUT_CHUNK;
     (void)worker;
-    FNN_DISPATCH(fnn_dropout_mask, j->key, j->threshold, j->first + start, len, j->mask + start);
+    fnn_cpu()->dropout_mask(j->key, j->threshold, j->first + start, len, j->mask + start);
 }
 
 void fnn_dropout_mask(uint64_t key, uint32_t threshold, ptrdiff_t first, ptrdiff_t count,

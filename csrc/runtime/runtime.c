@@ -1,6 +1,7 @@
 /*
- * runtime.c - what the kernels ask about the machine and the user's settings:
- * the SIMD level (detected once, optionally forced lower) and the thread count.
+ * runtime.c - what the kernels ask about the machine and the user's settings: the SIMD
+ * level (detected once, optionally forced lower), the table of per-CPU kernels that
+ * level serves (fnn_cpu, cpu/cpu.h), and the thread count.
  *
  * State here is a handful of ints written with relaxed atomics: detection is
  * idempotent (two threads racing to detect store the same value), and the two
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "fastnn.h"
 
 #ifdef FASTNN_HAVE_OPENMP
@@ -25,13 +27,23 @@
 
 #define UNKNOWN (-1)
 
+/* The kernel table of each SIMD level compiled in, indexed by enum fnn_simd. */
+static const fnn_cpu_kernels *const tables[] = {
+    [FNN_SIMD_SCALAR] = &fnn_cpu_scalar,
+#ifdef FASTNN_X86
+    [FNN_SIMD_AVX2] = &fnn_cpu_avx2,
+    [FNN_SIMD_AVX512] = &fnn_cpu_avx512,
+#endif
+};
+#define N_LEVELS ((int)(sizeof tables / sizeof tables[0]))
+
 static int detected_level = UNKNOWN; /* what the CPU (and OS) support */
 static int active_level = UNKNOWN;   /* what the kernels use */
 static int thread_count = 0;         /* 0: not set, use the OpenMP default */
 
 static int detect(void)
 {
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#ifdef FASTNN_X86
     /* libgcc's checks include the OS's XSAVE support for the wider registers. */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
@@ -44,15 +56,15 @@ static int detect(void)
     return FNN_SIMD_SCALAR;
 }
 
-/* FASTNN_SIMD=scalar|avx2|avx512 (any case); anything else means "no preference". */
+/* FASTNN_SIMD=scalar|avx2|avx512 (a table's name, any case); anything else means "no
+ * preference". (Off x86 only scalar is compiled in, which every value comes to.) */
 static int level_from_environment(void)
 {
-    static const char *const names[] = {"scalar", "avx2", "avx512"};
     const char *value = getenv("FASTNN_SIMD");
     if (value == NULL)
         return UNKNOWN;
-    for (int level = 0; level < 3; level++) {
-        const char *name = names[level];
+    for (int level = 0; level < N_LEVELS; level++) {
+        const char *name = tables[level]->name;
         size_t i = 0;
         while (name[i] != '\0' && (value[i] | 0x20) == name[i])
             i++;
@@ -97,6 +109,21 @@ int fnn_set_simd_level(int level)
     STORE(active_level, level);
     return level;
 }
+
+const fnn_cpu_kernels *fnn_cpu(void)
+{
+    return tables[fnn_simd_level()];
+}
+
+const fnn_cpu_kernels *fnn_cpu_at(int level)
+{
+    return level >= 0 && level < N_LEVELS ? tables[level] : NULL;
+}
+
+/* ------------------------------------------------------------------ bf16 GEMM level
+ * The bf16 level's detection (AVX512_BF16; AMX: CPUID, then Linux's tile permission
+ * from arch_prctl(ARCH_REQ_XCOMP_PERM)), its setting and its table of tables go here,
+ * beside the SIMD level's and independent of it (cpu/cpu.h). */
 
 int fnn_openmp_enabled(void)
 {

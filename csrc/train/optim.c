@@ -6,20 +6,17 @@
  * size depends on L only). Threads (fnn_parallel_for) take whole chunks; every element's update
  * is independent of the others, and the one reduction (the clipnorm norm) is a sum of
  * per-chunk partial sums in chunk order, so the result is the same bits for any
- * thread count. The per-element rules are optim_loops.inc, built per ISA.
+ * thread count. The per-element rules are optim_loops.inc, built per CPU level and
+ * taken from fnn_cpu().
  */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/templates.h"
+#include "cpu/cpu.h"
 #include "fastnn.h"
 #include "train/optim.h"
-
-#define FNN_ISA base
-#define FNN_TEMPLATE "train/optim_loops.inc"
-#include "common/instantiate.inc"
-#undef FNN_ISA
 
 /* Chunks are at least FNN_STEP_CHUNK elements and at most FNN_STEP_MAX_CHUNKS many,
  * so the clipnorm partial sums fit on the stack. */
