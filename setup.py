@@ -3,10 +3,11 @@
 The C sources and the Cython file are compiled into the one extension module
 ``fastnn.backends._native``; each C file gets its own flags:
 
-* ``*_avx512.c`` files are compiled for AVX-512 (F, DQ, BW, VL) + FMA, ``*_avx2.c``
-  for AVX2 + FMA, every other file for the baseline x86-64 (or whatever the target is).
-  Code in the ISA files runs only after the run-time CPU check chose it, so one build
-  runs on any x86-64; ``-march=native`` is never used.
+* ``csrc/cpu/<level>.c``, one translation unit per CPU level, gets that level's flags
+  from ``csrc/cpu/levels.mk`` (AVX2 + FMA, AVX-512, ...); every other file is compiled
+  for the baseline x86-64 (or whatever the target is). A level's code runs only after
+  the run-time CPU check chose it, so one build runs on any x86-64; ``-march=native``
+  is never used. Off x86 only the scalar level is built.
 * OpenMP is used when the compiler accepts ``-fopenmp`` (probed by compiling a tiny
   program) unless ``FASTNN_NO_OPENMP=1``; otherwise the build is serial.
 * ``FASTNN_SANITIZE=1`` builds with AddressSanitizer + UBSan (for the sanitizer run).
@@ -36,9 +37,25 @@ WARNINGS = ["-Wall", "-Wextra"]
 # whose arms compute something into a vector blend (a spurious FP exception): the
 # elementwise loops (activations, optimizer) would stay scalar. Values are unchanged.
 FP_FLAGS = ["-fno-math-errno", "-fno-trapping-math"]
-ISA_FLAGS = {
-    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
-    "avx2": ["-mavx2", "-mfma"],
+LEVELS_FILE = CSRC / "cpu" / "levels.mk"
+
+
+def read_levels() -> dict[str, list[str]]:
+    """The ``NAME := value`` lines of csrc/cpu/levels.mk (which csrc/tests/Makefile includes)."""
+    assignments = {}
+    for line in LEVELS_FILE.read_text().splitlines():
+        name, assign, value = line.partition(":=")
+        if assign and not name.lstrip().startswith("#"):
+            assignments[name.strip()] = value.split()
+    return assignments
+
+
+LEVELS = read_levels()
+# Each CPU level's own compiler flags (FNN_CFLAGS_<level>).
+LEVEL_FLAGS = {
+    name.removeprefix("FNN_CFLAGS_"): flags
+    for name, flags in LEVELS.items()
+    if name.startswith("FNN_CFLAGS_")
 }
 
 
@@ -46,20 +63,23 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def compiler_accepts(flags: list[str]) -> bool:
-    """Whether the C compiler builds and links a tiny OpenMP program with ``flags``."""
+OPENMP_PROBE = (
+    "#include <omp.h>\nint main(void){int n=0;\n"
+    "#pragma omp parallel reduction(+:n)\nn+=1;\nreturn omp_get_max_threads()>0?0:n;}\n"
+)
+
+
+def compiler_accepts(flags: list[str], program: str = "int main(void){return 0;}\n") -> bool:
+    """Whether the C compiler builds and links ``program`` with ``flags``, warning-free."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     cc = cc.split()[0]
     if shutil.which(cc) is None:
         return False
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "probe.c")
-        src.write_text(
-            "#include <omp.h>\nint main(void){int n=0;\n"
-            "#pragma omp parallel reduction(+:n)\nn+=1;\nreturn omp_get_max_threads()>0?0:n;}\n"
-        )
+        src.write_text(program)
         result = subprocess.run(
-            [cc, *flags, str(src), "-o", str(Path(tmp, "probe"))],
+            [cc, "-Werror", *flags, str(src), "-o", str(Path(tmp, "probe"))],
             capture_output=True,
         )
         return result.returncode == 0
@@ -69,17 +89,19 @@ def openmp_flags() -> list[str]:
     if env_flag("FASTNN_NO_OPENMP"):
         print("fastnn: FASTNN_NO_OPENMP set: building without OpenMP", file=sys.stderr)
         return []
-    if compiler_accepts(["-fopenmp"]):
+    if compiler_accepts(["-fopenmp"], OPENMP_PROBE):
         return ["-fopenmp"]
     print("fastnn: the compiler has no OpenMP: building serial kernels", file=sys.stderr)
     return []
 
 
-def isa_of(path: Path) -> str:
-    for isa in ISA_FLAGS:
-        if path.stem.endswith("_" + isa):
-            return isa
-    return "base"
+def level_of(path: Path) -> str | None:
+    """The CPU level a C file is, for csrc/cpu/<level>.c; None for every other file."""
+    if path.parent != CSRC / "cpu":
+        return None
+    if path.stem not in LEVEL_FLAGS:
+        sys.exit(f"fastnn: {path} has no FNN_CFLAGS_{path.stem} line in {LEVELS_FILE}")
+    return path.stem
 
 
 OPENMP = openmp_flags()
@@ -89,25 +111,29 @@ SANITIZE = (
     else []
 )
 OPT = ["-O1", "-g"] if SANITIZE else ["-O3"]
+# Flags every CPU level's file gets besides its own, where the compiler takes them
+# (levels.mk says why).
+LEVEL_COMMON = LEVELS.get("FNN_LEVEL_CFLAGS", [])
+LEVEL_COMMON = LEVEL_COMMON if compiler_accepts(LEVEL_COMMON) else []
 
 
 def flags_for(source: str) -> list[str]:
-    """Per-file flags: our C gets C99, warnings on and its ISA; Cython's output gets none."""
+    """Per-file flags: our C gets C99, warnings on and its level's; Cython's output none."""
     path = Path(source)
-    if CSRC.as_posix() not in path.as_posix():
+    if path.parts[:1] != CSRC.parts:
         return []
-    flags = ["-std=c99", *WARNINGS, *FP_FLAGS]
-    isa = isa_of(path)
-    if isa != "base":
-        flags += ISA_FLAGS[isa]
-    return flags
+    level = level_of(path)
+    own = [*LEVEL_COMMON, *LEVEL_FLAGS[level]] if level else []
+    return ["-std=c99", *WARNINGS, *FP_FLAGS, *own]
 
 
 def kernel_sources() -> list[str]:
-    """Every C file under csrc/ but the C-only test programs; ISA files only on x86."""
+    """Every C file under csrc/ but the C-only test programs; off x86, of the CPU levels
+    only the scalar one (the others' flags are x86 flags)."""
     found = []
     for c_file in sorted(CSRC.rglob("*.c")):
-        if "tests" in c_file.parts or (isa_of(c_file) != "base" and not IS_X86):
+        level = level_of(c_file)
+        if "tests" in c_file.parts or (level not in (None, "scalar") and not IS_X86):
             continue
         found.append(c_file.as_posix())
     return found
@@ -134,14 +160,13 @@ class BuildExt(build_ext):
 defines = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if OPENMP:
     defines.append(("FASTNN_HAVE_OPENMP", "1"))
-if IS_X86:
-    defines.append(("FASTNN_X86", "1"))
 
 native = Extension(
     "fastnn.backends._native",
     sources=["fastnn/backends/_native.pyx", *kernel_sources()],
-    # Headers and the .inc templates the C files include: a change rebuilds the module.
-    depends=sorted(p.as_posix() for p in [*CSRC.rglob("*.h"), *CSRC.rglob("*.inc")]),
+    # Headers, the .inc templates the C files include, and the levels' flags: a change
+    # rebuilds the module.
+    depends=sorted(p.as_posix() for p in [*CSRC.rglob("*.h"), *CSRC.rglob("*.inc"), LEVELS_FILE]),
     include_dirs=[CSRC.as_posix(), np.get_include()],
     define_macros=defines,
     extra_compile_args=[*OPT, *OPENMP, *SANITIZE],
