@@ -163,15 +163,16 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
  * (vcvtneps2bf16) does and as vdpbf16ps / tdpbf16ps treat bf16 subnormals anyway, so
  * that every level multiplies the same bf16 values. bf16 -> float is exact.
  *
- * Levels, detected once (the CPU and, for AMX, the OS's permission), forced lower by
- * FASTNN_BF16=portable|avx512_bf16|amx or fnn_set_bf16_level:
+ * Levels (cpu/levels.mk: FNN_BF16_LEVELS), detected once (the CPU and, for AMX, the
+ * OS's permission), forced lower by FASTNN_BF16=portable|avx512_bf16|amx or
+ * fnn_set_bf16_level; a SIMD level below AVX-512 means portable:
  *   PORTABLE     any CPU: the float GEMM of the current SIMD level on bf16-rounded copies
  *                of A and B (float FMAs of exact bf16 products)
  *   AVX512_BF16  vdpbf16ps: 16 float lanes each add the products of a bf16 pair
  *   AMX          tdpbf16ps on 16 x 16 float tiles (Linux: tile permission granted)
  * Results agree across levels up to the order of the float sums; within a level they
  * are bitwise the same for any thread count. */
-enum fnn_bf16 { FNN_BF16_PORTABLE = 0, FNN_BF16_AVX512 = 1, FNN_BF16_AMX = 2 };
+enum fnn_bf16 { FNN_BF16_PORTABLE = 0, FNN_BF16_AVX512_BF16 = 1, FNN_BF16_AMX = 2 };
 
 int fnn_bf16_detected(void);
 int fnn_bf16_level(void);

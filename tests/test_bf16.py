@@ -13,15 +13,14 @@ integers every sum is exact, so every level gives the very same bits.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from c_build import build, needs_c_toolchain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -317,63 +316,14 @@ def test_levels_are_named_and_clamped():
 
 # ------------------------------------------------------------------ the ISA kernels, emulated
 
-CC = os.environ.get("CC", "gcc").split()[0]
-# What the emulated test links: the bf16 driver, packing and rounding, the float GEMM
-# (the portable level and the epilogue's activations), the runtime and the thread pool.
-EMULATED_KERNELS = ("gemm_bf16_avx512bf16.c", "gemm_bf16_amx.c")
-ISA = {
-    "_avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
-    "_avx2": ["-mavx2", "-mfma"],
-}
 
-
-def _isa_flags(path: Path) -> list[str]:
-    return next((flags for suffix, flags in ISA.items() if path.stem.endswith(suffix)), [])
-
-
-def _emulated_test_sources() -> list[tuple[Path, list[str]]]:
-    csrc = ROOT / "csrc"
-    gemm = [
-        p
-        for p in sorted((csrc / "gemm").glob("*.c"))
-        if not p.stem.endswith(("_avx512bf16", "_amx"))  # real ISA builds: emulated below
-    ]
-    base = [csrc / name for name in ("runtime.c", "parallel.c")]
-    acts = sorted(csrc.glob("activations*.c"))
-    plain = [(p, _isa_flags(p)) for p in [*gemm, *base, *acts]]
-    emulate = ["-DFASTNN_BF16_EMULATE", f"-I{csrc / 'tests'}"]
-    emulated = [(csrc / "gemm" / name, emulate) for name in EMULATED_KERNELS]
-    return [*plain, *emulated, (csrc / "tests" / "test_bf16_emulated.c", [])]
-
-
-@pytest.mark.skipif(shutil.which(CC) is None, reason=f"no C compiler ({CC})")
+@needs_c_toolchain
 @pytest.mark.skipif(os.uname().machine not in ("x86_64", "amd64"), reason="x86-64 build flags")
 def test_emulated_isa_kernels(tmp_path):
-    """csrc/tests/test_bf16_emulated.c: the AVX512-BF16 and AMX kernel files' own source
-    on plain-C intrinsics (bf16_emulate.h), through the real driver and packing."""
-    omp = ["-fopenmp", "-DFASTNN_HAVE_OPENMP=1"]
-    probe = tmp_path / "omp.c"
-    probe.write_text("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
-    if subprocess.run([CC, *omp, str(probe), "-o", str(tmp_path / "omp")]).returncode:
-        omp = []
-    flags = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-DFASTNN_X86=1",
-             "-DFASTNN_HAVE_BF16_ISA=1", f"-I{ROOT / 'csrc'}", *omp]  # fmt: skip
-
-    def compile_one(job):
-        index, (src, extra) = job
-        obj = tmp_path / f"{index}_{src.stem}.o"
-        cmd = [CC, *flags, *extra, "-c", str(src), "-o", str(obj)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
-        return str(obj)
-
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        objects = list(pool.map(compile_one, enumerate(_emulated_test_sources())))
-    exe = tmp_path / "test_bf16_emulated"
-    link = subprocess.run(
-        [CC, *omp, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True
-    )
-    assert link.returncode == 0, link.stderr
+    """csrc/tests/test_bf16_emulated.c: the AVX512-BF16 and AMX kernels' own source on
+    plain-C intrinsics (bf16_emulate.h), through the real driver and packing (~20 s to
+    build at -O1)."""
+    exe = build("test_bf16_emulated", tmp_path, opt="-O1")
     result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     sys.stdout.write(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr

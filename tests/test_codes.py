@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from c_build import simd_levels
 
 from fastnn.backends import native
 from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt, Precision
@@ -23,7 +24,7 @@ ENUMS = {
     "FNN_METRIC_": Metric,
     "FNN_PRECISION_": Precision,
 }
-SIMD = {"FNN_SIMD_SCALAR": 0, "FNN_SIMD_AVX2": 1, "FNN_SIMD_AVX512": 2}
+SIMD = {f"FNN_SIMD_{name.upper()}": code for code, name in enumerate(simd_levels())}
 
 
 def expected_codes() -> dict[str, int]:
@@ -56,4 +57,4 @@ def test_compiled_codes_match_spec():
 
     compiled = _native.C_CODES
     assert compiled == expected_codes()
-    assert _native.SIMD_LEVELS == ("scalar", "avx2", "avx512")
+    assert _native.SIMD_LEVELS == tuple(simd_levels())

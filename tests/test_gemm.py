@@ -27,7 +27,6 @@ nv = pytest.importorskip("fastnn.backends._native")
 LEVELS = nv.SIMD_LEVELS[: nv.SIMD_LEVELS.index(nv.simd_detected()) + 1]
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
 ROOT = Path(__file__).resolve().parents[1]
-ACTIVATIONS_LINKED = any((ROOT / "csrc").glob("activations*.c"))
 # Serialises tests that change process-wide settings (level, threads).
 SETTINGS_LOCK = threading.Lock()
 
@@ -232,11 +231,6 @@ def test_act_grad_epilogue_on_backprop_product(level, m, n, k, act, dtype):
     check(got, dy, w.T, dtype, want=want)
 
 
-@pytest.mark.skipif(
-    not ACTIVATIONS_LINKED,
-    reason="fnn_act_forward_f32/f64 and fnn_act_grad_f32/f64 (csrc/activations*.c) are "
-    "not in this tree yet",
-)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ["leaky_relu", "sigmoid", "tanh", "elu", "gelu", "softplus"])
 def test_epilogues_through_the_activation_kernels(level, act, dtype):

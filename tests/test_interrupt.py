@@ -214,7 +214,7 @@ def _interrupt_the_second_step(model, X, y, epochs=2):
     main = threading.get_ident()
     clock = _BatchClock()
     sender = _ctrl_c_when(
-        lambda: len(clock.begins) == 2 and _in_native_call(main, "train_step", "native.py")
+        lambda: len(clock.begins) == 2 and _in_native_call(main, "run_batch", "training.py")
     )
     try:
         return model.fit(X, y, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=[clock])

@@ -8,16 +8,13 @@ allocation per batch, thread-safe predict. (The training session: test_session.p
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import tracemalloc
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
+import c_build
 import numpy as np
 import pytest
 
@@ -503,59 +500,14 @@ def test_bad_arguments_get_clear_errors():
 
 # ------------------------------------------------------------------ from C alone
 
-CSRC = Path(__file__).resolve().parents[1] / "csrc"
-CC = os.environ.get("CC", "gcc").split()[0]
-AVX512 = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]
-ISA_FLAGS = {
-    "_avx512": AVX512,
-    "_avx2": ["-mavx2", "-mfma"],
-    "_avx512bf16": [*AVX512, "-mavx512bf16"],
-    "_amx": [*AVX512, "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
-}
 
-
-def _compile(cc_args):
-    result = subprocess.run(cc_args, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(cc_args)}\n{result.stderr}"
-
-
-@pytest.mark.skipif(shutil.which(CC) is None, reason=f"no C compiler ({CC})")
-@pytest.mark.skipif(os.uname().machine not in ("x86_64", "amd64"), reason="x86-64 build flags")
+@c_build.needs_c_toolchain
 def test_c_network_test_program(tmp_path):
     """csrc/tests/test_net.c: finite differences, predict, zero mallocs per step (counted
     by interposing malloc), 1 vs 2 threads."""
-    omp = ["-fopenmp", "-DFASTNN_HAVE_OPENMP=1"]
-    probe = tmp_path / "omp.c"
-    probe.write_text("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
-    serial = os.environ.get("FASTNN_NO_OPENMP", "").strip().lower() in {"1", "true", "yes", "on"}
-    if serial or subprocess.run([CC, *omp, str(probe), "-o", str(tmp_path / "omp")]).returncode:
-        omp = []
-    # -O0: this is about behaviour (and compiles in seconds). Warnings are errors in the
-    # test program; the library's own warnings are checked at the optimisation levels
-    # it ships with (setup.py -O3 -Wall -Wextra, test_c_library.py -O2 -Werror).
-    flags = [
-        "-std=c99",
-        "-O0",
-        "-Wall",
-        "-Wextra",
-        "-fno-math-errno",
-        "-fno-trapping-math",
-        "-DFASTNN_X86=1",
-        "-DFASTNN_HAVE_BF16_ISA=1",
-        f"-I{CSRC}",
-        *omp,
-    ]
-    sources = [p for p in sorted(CSRC.rglob("*.c")) if "tests" not in p.relative_to(CSRC).parts]
-    test = CSRC / "tests" / "test_net.c"
-    jobs = []
-    for index, src in enumerate([*sources, test]):
-        isa = next((f for suffix, f in ISA_FLAGS.items() if src.stem.endswith(suffix)), [])
-        strict = ["-Werror"] if src == test else []
-        jobs.append([CC, *flags, *strict, *isa, "-c", str(src), "-o", str(tmp_path / f"{index}.o")])
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        list(pool.map(_compile, jobs))
-    exe = tmp_path / "test_net"
-    _compile([CC, *omp, *(job[-1] for job in jobs), "-lm", "-o", str(exe)])
+    # -O0: this is about behaviour (and compiles in seconds); the library's optimised
+    # build is checked by setup.py (-O3) and test_c_library.py (-O2).
+    exe = c_build.build("test_net", tmp_path, opt="-O0")
     result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     sys.stdout.write(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr

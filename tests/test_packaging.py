@@ -111,7 +111,7 @@ def test_sdist_and_wheel_build_install_and_run(tmp_path):
                    "fastnn/playground/static/index.html"):  # fmt: skip
         assert needed in in_sdist, needed
     for c_source in Path(ROOT, "csrc").rglob("*"):
-        if c_source.suffix in (".c", ".h", ".inc"):
+        if c_source.suffix in (".c", ".h", ".inc", ".mk"):
             assert c_source.relative_to(ROOT).as_posix() in in_sdist
     assert not any(name.endswith((".so", ".o")) for name in in_sdist)
 

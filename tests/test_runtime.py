@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from c_build import simd_levels
 
 nv = pytest.importorskip("fastnn.backends._native")
 
-LEVELS = ("scalar", "avx2", "avx512")
+LEVELS = tuple(simd_levels())  # csrc/cpu/levels.mk
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Coefficients of the erfc approximation in csrc/vmath.h, and their accuracy.
+"""Coefficients of the erfc approximation in csrc/elementwise/vmath.h, and their accuracy.
 
     python tools/erfc_coefficients.py      # needs mpmath
 

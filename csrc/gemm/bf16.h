@@ -1,19 +1,24 @@
 /*
  * bf16.h - the bf16 GEMM's internals (fnn_sgemm_bf16 in fastnn.h): rounding a float to
- * bf16, the packed bf16 panels, and the table of kernels an ISA level provides.
+ * bf16, the packed bf16 panels, and the table of kernels a bf16 level provides.
  *
- *   gemm_bf16.c              the driver: levels, the portable path, K/M/N blocking,
- *                            threads, scratch (baseline ISA)
- *   bf16_pack.c              float -> packed bf16 panels, rounding on the way (baseline)
- *   bf16_round.c             the elementwise conversions of fastnn.h (baseline)
- *   gemm_bf16_avx512bf16.c   vdpbf16ps register tiles      } compiled for their ISA, run
- *   gemm_bf16_amx.c          tdpbf16ps tile blocks         } only after the CPU check
- *   gemm_bf16_store_avx512bf16.c   the float epilogue of a finished tile (AVX-512)
+ *   gemm_bf16.c               the driver: the portable path, K/M/N blocking, threads,
+ *                             scratch (baseline)
+ *   bf16_round.c              the elementwise conversions of fastnn.h (baseline)
+ *   bf16_pack.inc             float -> packed bf16 panels, rounding on the way
+ *   gemm_bf16_store.inc       the float epilogue of a finished tile (AVX-512)
+ *   gemm_bf16_avx512bf16.inc  vdpbf16ps register blocks, and their table
+ *   gemm_bf16_amx.inc         tdpbf16ps tile blocks, and their table
+ * (the four .inc files: fragments of the bf16 levels' files)
  *
- * The two kernel files use only the handful of intrinsics csrc/tests/bf16_emulate.h
- * re-defines in plain C, so csrc/tests/test_bf16_emulated.c runs this same source (and
- * the real driver and packing) on any CPU; see that file for what it does and does not
- * prove.
+ * The bf16 levels are a second axis beside the SIMD levels (docs/architecture.md): each
+ * is one translation unit, cpu/avx512_bf16.c and cpu/amx.c, compiled with its flags
+ * from cpu/levels.mk (FNN_BF16_LEVELS), exporting its table; runtime.c detects the level
+ * (CPU features, and for AMX the OS's tile permission) and hands the tables out
+ * (fnn_bf16_at). The two kernel fragments use only the handful of intrinsics that
+ * csrc/tests/bf16_emulate.h re-defines in plain C, so csrc/tests/test_bf16_emulated.c
+ * runs this same source (with the real driver and packing) on any CPU; see that file
+ * for what it does and does not prove.
  */
 #ifndef FASTNN_GEMM_BF16_H
 #define FASTNN_GEMM_BF16_H
@@ -21,7 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 /* ----------------------------------------------------------------------- rounding */
 
@@ -70,9 +75,9 @@ static inline float bf16_to_f32(uint16_t h)
  * panel two AMX A tiles (16 rows of 64 bytes each), contiguous. As gemm_pack_fn, the
  * source element (w, d) is at src[w*sw + d*sd]; every value is rounded by
  * bf16_from_bits. */
-void gemm_bf16_pack(ptrdiff_t width, ptrdiff_t depth, ptrdiff_t depth_pad, const float *src,
-                    ptrdiff_t sw, ptrdiff_t sd, int panel, int group, uint16_t *dst,
-                    ptrdiff_t pstride);
+typedef void gemm_bf16_pack_fn(ptrdiff_t width, ptrdiff_t depth, ptrdiff_t depth_pad,
+                               const float *src, ptrdiff_t sw, ptrdiff_t sd, int panel,
+                               int group, uint16_t *dst, ptrdiff_t pstride);
 
 /* ----------------------------------------------------------------------- kernels */
 
@@ -92,31 +97,31 @@ typedef struct gemm_bf16_kernels {
     int k_unit;       /* each K block's depth is padded to a multiple of this */
     int mc, kc, nc;   /* cache blocks: multiples of mr, k_unit, nr */
     gemm_bf16_kernel_fn *kernel;
+    gemm_bf16_pack_fn *pack;
     /* Run on a thread before and after it runs kernels of one call (AMX: tile
      * configuration, and handing the tile state back); NULL: nothing to do. */
     void (*begin)(void);
     void (*end)(void);
 } gemm_bf16_kernels;
 
-/* The tables (only where the build has the ISA files: FASTNN_HAVE_BF16_ISA). */
-extern const gemm_bf16_kernels gemm_bf16_kernels_avx512bf16;
-extern const gemm_bf16_kernels gemm_bf16_kernels_amx;
-
-/* rows x cols of a finished float tile (element (r, c) at tile[r*ld + c]) to C[i.., j..]:
- * c = epilogue(alpha * tile + beta * c), as the float kernels' store (gemm_out). */
-void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols, const gemm_out *o,
-                        ptrdiff_t i, ptrdiff_t j);
+/* The kernels' epilogue, in each level's file (gemm_bf16_store.inc): rows x cols of a
+ * finished float tile (element (r, c) at tile[r*ld + c]) to C[i.., j..],
+ * c = epilogue(alpha * tile + beta * c), as the float kernels' store (gemm_out):
+ *     static void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols,
+ *                                    const gemm_out *o, ptrdiff_t i, ptrdiff_t j);
+ */
 
 /* ----------------------------------------------------------------------- driver */
 
-/* fnn_sgemm_bf16 with the given table (NULL: the portable path) instead of the level's:
- * for the emulated kernel test, which runs the AVX512-BF16 and AMX tables on any CPU. */
+/* fnn_sgemm_bf16's packed path with the given table instead of the level's: for the
+ * emulated kernel test, which runs the AVX512-BF16 and AMX tables on any CPU. */
 void gemm_bf16_run(const gemm_bf16_kernels *t, const gemm_operands *op, const gemm_out *o,
                    ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes);
 
-/* The table a level uses for a product of this shape (NULL: the portable path). At the
- * AMX level a product too small for 16 x 16 tiles (few rows, short K) takes the
- * AVX512-BF16 kernels: a tile with one used row does 1/16 of its work. */
+/* The table a level uses for a product of this shape (NULL: the portable path), from
+ * the levels' tables (cpu/cpu.h: fnn_bf16_at). At the AMX level a product too small for
+ * 16 x 16 tiles (few rows, short K) takes the AVX512-BF16 kernels: a tile with one used
+ * row does 1/16 of its work. */
 const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t n,
                                                ptrdiff_t k);
 

@@ -2,7 +2,7 @@
  * bf16_round.c - the elementwise bf16 conversions of fastnn.h (bf16_from_bits over an
  * array; the compiler vectorises the loops).
  */
-#include "bf16.h"
+#include "gemm/bf16.h"
 
 void fnn_round_bf16_f32(ptrdiff_t n, const float *x, float *out)
 {

@@ -17,7 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gemm.h"
+#include "cpu/cpu.h"
+#include "gemm/gemm.h"
 
 
 /* Below this much work a call runs on the calling thread alone: handing tasks to the
@@ -332,7 +333,7 @@ void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(gemm_kernels_for(fnn_simd_level(), 0), &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes);
 }
 
 void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
@@ -342,7 +343,7 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(gemm_kernels_for(fnn_simd_level(), 1), &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes);
 }
 
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -356,7 +357,8 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
      * each slot is sized for the whole of C (an upper bound for any region). */
     size_t most = 0;
     for (int level = FNN_SIMD_SCALAR; level <= fnn_simd_detected(); level++) {
-        const gemm_kernels *t = gemm_kernels_for(level, is_double);
+        const fnn_cpu_kernels *cpu = fnn_cpu_at(level);
+        const gemm_kernels *t = is_double ? cpu->gemm_f64 : cpu->gemm_f32;
         gemm_blocking blk = gemm_blocking_for(t, m, n, k);
         gemm_direct_plan packing = gemm_direct_plan_for(t, m, n, k, 1);
         gemm_direct_plan gemv = gemm_direct_plan_for(t, m, n, k, 0);

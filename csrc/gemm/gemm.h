@@ -4,8 +4,10 @@
  *
  * The driver (gemm.c, gemm_blocked.c, gemm_direct.c) is written once for both element
  * types: it moves void pointers and byte offsets and leaves all arithmetic to the
- * typed kernels it finds in a gemm_kernels table (gemm_dispatch.c). Sizes and strides
- * are in elements, as in fastnn.h. Only static inline functions live in this header.
+ * typed kernels it finds in a gemm_kernels table: each CPU level's translation unit
+ * (cpu/<level>.c) defines its tables beside its kernels, and the driver takes the tables
+ * of the level in use from fnn_cpu() (cpu/cpu.h). Sizes and strides are in elements, as
+ * in fastnn.h. Only static inline functions live in this header.
  */
 #ifndef FASTNN_GEMM_H
 #define FASTNN_GEMM_H
@@ -13,10 +15,6 @@
 #include <stddef.h>
 
 #include "fastnn.h"
-
-#if !defined(FASTNN_X86) && (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define FASTNN_X86 1
-#endif
 
 #define GEMM_ALIGN 64       /* bytes: packed panels and scratch slots start on cache lines */
 #define GEMM_MAX_ROWS 16    /* rows of a register tile, at most */
@@ -79,7 +77,7 @@ typedef void gemm_gemv_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const void 
 
 /* Column kernels (narrow C, A with unit row stride): the function for NC columns
  * computes rows <= the table's columns_rows rows x NC columns, A(r, p) at a[r + p*csa],
- * B(p, c) at b[p*rsb + c]; see gemm_columns_avx512.c. */
+ * B(p, c) at b[p*rsb + c]; see gemm_columns_avx512.inc. */
 typedef void gemm_columns_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const void *b,
                              ptrdiff_t rsb, int rows, const gemm_out *o, ptrdiff_t i,
                              ptrdiff_t j);
@@ -91,15 +89,9 @@ typedef void gemm_columns_fn(ptrdiff_t k, const void *a, ptrdiff_t csa, const vo
 typedef void gemm_pack_fn(ptrdiff_t width, ptrdiff_t depth, const void *src, ptrdiff_t sw,
                           ptrdiff_t sd, int panel, void *dst, ptrdiff_t pstride);
 
-/* The packing routines: portable ones (any CPU), and AVX2 and AVX-512 ones
- * (gemm_pack_avx2.c, gemm_pack_avx512.c: for their ISA's tables only). */
+/* The portable packing routines (the scalar level's, in gemm_portable_kernel.inc): the
+ * SIMD levels' own packing falls back to them for strides it does not specialise. */
 gemm_pack_fn gemm_pack_portable_f32, gemm_pack_portable_f64;
-gemm_pack_fn gemm_pack_avx2_f32, gemm_pack_avx2_f64;
-gemm_pack_fn gemm_pack_avx512_f32, gemm_pack_avx512_f64;
-/* The AVX-512 column kernels (gemm_columns_avx512.c), indexed by column count. */
-extern gemm_columns_fn *const gemm_columns_f32_avx512[GEMM_MAX_COLUMNS + 1];
-extern gemm_columns_fn *const gemm_columns_f64_avx512[GEMM_MAX_COLUMNS + 1];
-
 
 /* What one SIMD level offers for one element type. Block sizes live here, one set
  * per level and type, each with the reasoning next to its table. */
@@ -138,9 +130,6 @@ typedef struct gemm_kernels {
     int columns_max, columns_rows;
     gemm_columns_fn *const *columns;
 } gemm_kernels;
-
-/* The table for a level (clamped to what was compiled in) and element type. */
-const gemm_kernels *gemm_kernels_for(int level, int is_double);
 
 /* ----------------------------------------------------------------------- epilogue */
 

@@ -1,14 +1,15 @@
 /*
  * gemm_avx2.h - the AVX2 kernels' shared pieces: lane masks (AVX2 has no mask
  * registers: a mask is a vector of all-ones/zero lanes) and the epilogue store of one
- * vector. Include only from *_avx2.c files; everything here is static inline.
+ * vector. Included only by cpu/avx2.c (compiled for AVX2); everything here is static
+ * inline.
  */
 #ifndef FASTNN_GEMM_AVX2_H
 #define FASTNN_GEMM_AVX2_H
 
 #include <immintrin.h>
 
-#include "gemm_simd.h"
+#include "gemm/gemm_simd.h"
 
 /* Lanes [0, n) of 8 floats. */
 SIMD_INLINE __m256i ymm_mask8(int n)

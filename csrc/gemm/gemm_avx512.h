@@ -1,6 +1,6 @@
 /*
  * gemm_avx512.h - the AVX-512 kernels' shared pieces: lane masks, the epilogue store of
- * one vector, and in-register transposes. Include only from *_avx512.c files (compiled for
+ * one vector, and in-register transposes. Included only by cpu/avx512.c (compiled for
  * AVX-512); everything here is static inline, so no AVX-512 code can be linked into a
  * baseline caller.
  */
@@ -9,7 +9,7 @@
 
 #include <immintrin.h>
 
-#include "gemm_simd.h"
+#include "gemm/gemm_simd.h"
 
 #define ZMM_INLINE SIMD_INLINE
 

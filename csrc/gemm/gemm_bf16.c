@@ -22,124 +22,22 @@
  * applies the epilogue, as in the float path. Threads take rectangles of C aligned to
  * MR x NR (never K), so every element is computed by one kernel, in one order: results
  * are bitwise the same for any thread count.
+ *
+ * The level in use (fnn_bf16_level) and its table come from runtime.c (cpu/cpu.h).
  */
-#define _GNU_SOURCE /* syscall(), for the AMX permission */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bf16.h"
-
-#if defined(__linux__) && defined(FASTNN_X86) && defined(FASTNN_HAVE_BF16_ISA)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
-/* ----------------------------------------------------------------------- levels */
-
-#define UNKNOWN (-1)
-static int detected_level = UNKNOWN;
-static int active_level = UNKNOWN;
-
-#if defined(FASTNN_X86) && defined(FASTNN_HAVE_BF16_ISA)
-/* Linux keeps AMX's 8 KiB of tile state out of a process until it asks for it
- * (arch_prctl ARCH_REQ_XCOMP_PERM 0x1023, XFEATURE_XTILEDATA 18); the first tile
- * instruction without it raises SIGILL. Asked once, for the whole process (the grant
- * holds for every thread); a kernel without AMX support refuses, and AMX is not used. */
-static int amx_permitted(void)
-{
-#if defined(__linux__) && defined(SYS_arch_prctl)
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-#else
-    return 0;
-#endif
-}
-#endif
-
-static int detect(void)
-{
-#if defined(FASTNN_X86) && defined(FASTNN_HAVE_BF16_ISA)
-    /* The kernels' epilogue is AVX-512F/BW/DQ/VL code: that level first (it includes the
-     * OS's support for the zmm state). */
-    if (fnn_simd_detected() < FNN_SIMD_AVX512)
-        return FNN_BF16_PORTABLE;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512bf16"))
-        return FNN_BF16_PORTABLE;
-    if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
-        amx_permitted())
-        return FNN_BF16_AMX;
-    return FNN_BF16_AVX512;
-#else
-    return FNN_BF16_PORTABLE;
-#endif
-}
-
-/* FASTNN_BF16=portable|avx512_bf16|amx (any case); anything else: no preference. */
-static int level_from_environment(void)
-{
-    static const char *const names[] = {"portable", "avx512_bf16", "amx"};
-    const char *value = getenv("FASTNN_BF16");
-    if (value == NULL)
-        return UNKNOWN;
-    for (int level = 0; level < 3; level++) {
-        const char *name = names[level];
-        size_t i = 0;
-        while (name[i] != '\0' && (value[i] | 0x20) == name[i])
-            i++;
-        if (name[i] == '\0' && value[i] == '\0')
-            return level;
-    }
-    return UNKNOWN;
-}
-
-int fnn_bf16_detected(void)
-{
-    int level = __atomic_load_n(&detected_level, __ATOMIC_RELAXED);
-    if (level == UNKNOWN) { /* racing first calls store the same value */
-        level = detect();
-        __atomic_store_n(&detected_level, level, __ATOMIC_RELAXED);
-    }
-    return level;
-}
-
-static int clamp_level(int level)
-{
-    const int top = fnn_bf16_detected();
-    return level < FNN_BF16_PORTABLE ? FNN_BF16_PORTABLE : level > top ? top : level;
-}
-
-int fnn_bf16_level(void)
-{
-    int level = __atomic_load_n(&active_level, __ATOMIC_RELAXED);
-    if (level == UNKNOWN) {
-        const int wanted = level_from_environment();
-        level = clamp_level(wanted == UNKNOWN ? fnn_bf16_detected() : wanted);
-        __atomic_store_n(&active_level, level, __ATOMIC_RELAXED);
-    }
-    /* A SIMD level forced below AVX-512 (FASTNN_SIMD, fnn_set_simd_level) means: run as
-     * a CPU without it, so without its bf16 instructions too. */
-    return fnn_simd_level() < FNN_SIMD_AVX512 ? FNN_BF16_PORTABLE : level;
-}
-
-int fnn_set_bf16_level(int level)
-{
-    __atomic_store_n(&active_level, clamp_level(level), __ATOMIC_RELAXED);
-    return fnn_bf16_level();
-}
+#include "cpu/cpu.h"
+#include "gemm/bf16.h"
 
 const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t n,
                                                ptrdiff_t k)
 {
     (void)n;
-#if defined(FASTNN_HAVE_BF16_ISA)
-    if (level >= FNN_BF16_AMX && m >= 16 && k >= 32)
-        return &gemm_bf16_kernels_amx;
-    if (level >= FNN_BF16_AVX512)
-        return &gemm_bf16_kernels_avx512bf16;
-#else
-    (void)level, (void)m, (void)k;
-#endif
-    return NULL;
+    if (level >= FNN_BF16_AMX && (m < 16 || k < 32))
+        level = FNN_BF16_AVX512_BF16;
+    return level > FNN_BF16_PORTABLE ? fnn_bf16_at(level) : NULL;
 }
 
 /* ----------------------------------------------------------------------- helpers */
@@ -316,12 +214,12 @@ static void blocked_region(const gemm_bf16_kernels *t, const bf16_plan *p,
             const ptrdiff_t kp = gemm_round_up(kc, t->k_unit);
             const gemm_out *out = pc + kc >= k ? (pc == 0 ? o : &last)
                                                : (pc == 0 ? &first : &middle);
-            gemm_bf16_pack(nc, kc, kp, b + pc * op->rsb + jc * op->csb, op->csb, op->rsb,
-                           t->nr, 2, bpack, p->b_pstride);
+            t->pack(nc, kc, kp, b + pc * op->rsb + jc * op->csb, op->csb, op->rsb, t->nr, 2,
+                    bpack, p->b_pstride);
             for (ptrdiff_t ic = r.i0; ic < r.i1; ic += p->mc) {
                 const ptrdiff_t mc = gemm_min(p->mc, r.i1 - ic);
-                gemm_bf16_pack(mc, kc, kp, a + ic * op->rsa + pc * op->csa, op->rsa, op->csa,
-                               t->mr, t->a_group, apack, p->a_pstride);
+                t->pack(mc, kc, kp, a + ic * op->rsa + pc * op->csa, op->rsa, op->csa, t->mr,
+                        t->a_group, apack, p->a_pstride);
                 const uint16_t *ap = apack;
                 for (ptrdiff_t ir = 0; ir < mc; ir += t->mr, ap += p->a_pstride) {
                     const int rows = (int)gemm_min(t->mr, mc - ir);
@@ -475,7 +373,7 @@ size_t fnn_gemm_bf16_scratch_bytes(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int th
     /* enough for every level this CPU can run, so that a level forced later fits too */
     size_t most = GEMM_ALIGN + portable_copy_bytes(m, n, k) +
                   fnn_gemm_scratch_bytes(0, m, n, k, threads);
-    for (int level = FNN_BF16_AVX512; level <= fnn_bf16_detected(); level++) {
+    for (int level = FNN_BF16_AVX512_BF16; level <= fnn_bf16_detected(); level++) {
         const gemm_bf16_kernels *t = gemm_bf16_kernels_for(level, m, n, k);
         if (t == NULL)
             continue;

@@ -18,7 +18,7 @@
  * pass over C is spent on a sliver. The first block writes C with the caller's beta,
  * later blocks add to it, and only the last applies the epilogue.
  */
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 gemm_blocking gemm_blocking_for(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {

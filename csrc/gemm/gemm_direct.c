@@ -21,7 +21,7 @@
  * addition, A's columns are contiguous (X^T dZ), column kernels run their vectors down
  * C's columns instead, so that no lane is idle.
  */
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 /* C of at most columns_max columns with A's columns contiguous: column kernels, whose
  * vectors run down C's columns (no lanes spent on absent columns). */

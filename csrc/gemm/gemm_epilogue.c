@@ -3,30 +3,7 @@
  * store: activations other than LINEAR/RELU, applied to each finished row segment of a
  * tile through the elementwise kernels of fastnn.h.
  */
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "gemm.h"
-
-/* The elementwise activations are defined in csrc/activations*.c. They are referenced
- * weakly so that a tree without that file still links (Python loads the extension with
- * RTLD_NOW) and serves LINEAR/RELU epilogues, which never reach these calls. */
-#if defined(__GNUC__) && defined(__ELF__)
-#pragma weak fnn_act_forward_f32
-#pragma weak fnn_act_forward_f64
-#pragma weak fnn_act_grad_f32
-#pragma weak fnn_act_grad_f64
-#define ACT_LINKED(fn) ((fn) != NULL)
-#else
-#define ACT_LINKED(fn) 1
-#endif
-
-static void missing_activations(int act)
-{
-    fprintf(stderr, "fastnn: GEMM epilogue with activation %d, but the activation kernels "
-                    "(csrc/activations*.c) are not linked in\n", act);
-    abort();
-}
+#include "gemm/gemm.h"
 
 static void finish_rows_f32(const gemm_out *o, ptrdiff_t i, ptrdiff_t j, ptrdiff_t rows,
                             ptrdiff_t cols)
@@ -67,13 +44,8 @@ void gemm_finish_rows(const gemm_out *o, ptrdiff_t i, ptrdiff_t j, ptrdiff_t row
 {
     if (o->mode == FNN_EPI_NONE || gemm_act_in_register(o->act))
         return;
-    if (o->elsize == 4) {
-        if (!ACT_LINKED(fnn_act_forward_f32) || !ACT_LINKED(fnn_act_grad_f32))
-            missing_activations(o->act);
+    if (o->elsize == 4)
         finish_rows_f32(o, i, j, rows, cols);
-    } else {
-        if (!ACT_LINKED(fnn_act_forward_f64) || !ACT_LINKED(fnn_act_grad_f64))
-            missing_activations(o->act);
+    else
         finish_rows_f64(o, i, j, rows, cols);
-    }
 }

@@ -1,14 +1,14 @@
 /*
  * gemm_simd.h - what the SIMD kernels of every ISA share and that needs no ISA beyond
  * the x86-64 baseline: prefetching C, and the epilogue of a tile resolved once per tile.
- * Only static inline functions; included by the *_avx2.c and *_avx512.c kernel files.
+ * Only static inline functions; included by the SIMD levels' translation units (cpu/).
  */
 #ifndef FASTNN_GEMM_SIMD_H
 #define FASTNN_GEMM_SIMD_H
 
 #include <xmmintrin.h>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 #define SIMD_INLINE static inline __attribute__((always_inline))
 

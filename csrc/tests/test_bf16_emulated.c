@@ -1,9 +1,10 @@
 /*
  * test_bf16_emulated.c - the AVX512-BF16 and AMX kernels of fnn_sgemm_bf16, run on any
- * CPU: their own source files (csrc/gemm/gemm_bf16_avx512bf16.c, gemm_bf16_amx.c) are
- * compiled with -DFASTNN_BF16_EMULATE against bf16_emulate.h, which defines the handful
- * of intrinsics they use in plain C from the Intel SDM's definitions, and linked with the
- * real driver (gemm_bf16.c), packing (bf16_pack.c) and the rest of the library.
+ * CPU: their own source (csrc/gemm/gemm_bf16_avx512bf16.inc, gemm_bf16_amx.inc, the
+ * fragments cpu/avx512_bf16.c and cpu/amx.c are built from) is included here after
+ * bf16_emulate.h, which defines the handful of intrinsics they use in plain C from the
+ * Intel SDM's definitions, with the same packing (bf16_pack.inc), and run through the
+ * real driver (gemm_bf16.c) and the rest of the library.
  *
  * Build and run: make -C csrc/tests bin/test_bf16_emulated && csrc/tests/bin/test_bf16_emulated
  * (tests/test_bf16.py builds and runs it as part of pytest).
@@ -21,8 +22,8 @@
  * What it cannot prove: that the real instructions behave as the SDM's pseudo-code (the
  * exact rounding of each accumulation step; real AMX units may round their dot
  * products differently), the instruction encodings and the compiler's register use,
- * the AVX-512 epilogue store (gemm_bf16_store_avx512bf16.c: a plain-C twin stands in
- * below; it is the float AVX-512 kernels' store, tested with them on AVX-512 hosts),
+ * the AVX-512 epilogue store (gemm_bf16_store.inc: a plain-C twin stands in below; it
+ * is the float AVX-512 kernels' store, tested with them on AVX-512 hosts),
  * the CPU and OS checks (cpuid, arch_prctl), and speed. tests/test_bf16.py covers those
  * on hosts that have the instructions.
  */
@@ -31,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FASTNN_BF16_EMULATE 1
+#include "tests/bf16_emulate.h"
+
+#include "cpu/cpu.h"
 #include "gemm/bf16.h"
 
 static int failures = 0, cases = 0;
@@ -46,8 +51,8 @@ static float bf16_round(float x) { return bf16_to_f32(bf16_from_f32(x)); }
 
 /* ------------------------------------------------- the store's plain-C twin */
 
-/* gemm_bf16_tile_out as gemm_bf16_store_avx512bf16.c computes it, in scalar C. */
-void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols, const gemm_out *o,
+/* gemm_bf16_tile_out as gemm_bf16_store.inc computes it, in scalar C. */
+static void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols, const gemm_out *o,
                         ptrdiff_t i, ptrdiff_t j)
 {
     const int relu = o->act == FNN_ACT_RELU;
@@ -73,6 +78,12 @@ void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols, const gem
     if (o->mode != FNN_EPI_NONE && !gemm_act_in_register(o->act))
         gemm_finish_rows(o, i, j, rows, cols);
 }
+
+/* The kernels and their tables (gemm_bf16_avx512bf16, gemm_bf16_amx), as the levels'
+ * files build them, on the emulated intrinsics. */
+#include "gemm/bf16_pack.inc"
+#include "gemm/gemm_bf16_amx.inc"
+#include "gemm/gemm_bf16_avx512bf16.inc"
 
 /* ------------------------------------------------- operands */
 
@@ -296,7 +307,7 @@ static void test_blocks(const gemm_bf16_kernels *t)
 /* Integers: every table and the portable path give the exact result, so the same bits. */
 static void test_levels_agree(void)
 {
-    const gemm_bf16_kernels *tables[] = {&gemm_bf16_kernels_avx512bf16, &gemm_bf16_kernels_amx};
+    const gemm_bf16_kernels *tables[] = {&gemm_bf16_avx512bf16, &gemm_bf16_amx};
     const int before = fnn_bf16_level();
     fnn_set_bf16_level(FNN_BF16_PORTABLE);
     const ptrdiff_t shapes[][3] = {{37, 45, 70}, {16, 32, 32}, {1, 100, 300}, {70, 3, 1000}};
@@ -383,7 +394,8 @@ static void test_pack(void)
                 const ptrdiff_t pstride = pad * panel + 32, panels_n = 3;
                 uint16_t *dst = malloc((size_t)(panels_n * pstride) * sizeof(uint16_t));
                 memset(dst, 0xEE, (size_t)(panels_n * pstride) * sizeof(uint16_t));
-                gemm_bf16_pack(width, depth, pad, x.buf, x.rs, x.cs, panel, group, dst, pstride);
+                gemm_bf16_pack(width, depth, pad, x.buf, x.rs, x.cs, panel, group, dst,
+                               pstride);
                 int bad = 0;
                 for (ptrdiff_t q = 0; q < panels_n; q++)
                     for (ptrdiff_t d = 0; d < pad; d++)
@@ -405,23 +417,51 @@ static void test_pack(void)
             }
 }
 
-/* The AMX level sends products too small for its tiles to the AVX512-BF16 kernels. */
+/* The AMX level sends products too small for its tiles to the AVX512-BF16 kernels; the
+ * real tables (built from the same fragments) have the emulated ones' geometry. */
 static void test_routing(void)
 {
-    cases++;
-    if (gemm_bf16_kernels_for(FNN_BF16_AMX, 64, 64, 64) != &gemm_bf16_kernels_amx ||
-        gemm_bf16_kernels_for(FNN_BF16_AMX, 8, 64, 64) != &gemm_bf16_kernels_avx512bf16 ||
-        gemm_bf16_kernels_for(FNN_BF16_AMX, 64, 64, 10) != &gemm_bf16_kernels_avx512bf16 ||
-        gemm_bf16_kernels_for(FNN_BF16_AVX512, 64, 64, 64) != &gemm_bf16_kernels_avx512bf16 ||
-        gemm_bf16_kernels_for(FNN_BF16_PORTABLE, 64, 64, 64) != NULL) {
-        printf("FAIL routing: a level/shape got the wrong table\n");
-        failures++;
+#ifdef FASTNN_HAVE_BF16_ISA
+    static const struct {
+        int level;
+        ptrdiff_t m, k;
+        const char *want;
+    } routes[] = {
+        {FNN_BF16_AMX, 64, 64, "amx"},
+        {FNN_BF16_AMX, 8, 64, "avx512_bf16"},
+        {FNN_BF16_AMX, 64, 10, "avx512_bf16"},
+        {FNN_BF16_AVX512_BF16, 64, 64, "avx512_bf16"},
+        {FNN_BF16_PORTABLE, 64, 64, "portable"},
+    };
+    for (size_t r = 0; r < sizeof routes / sizeof *routes; r++) {
+        const gemm_bf16_kernels *t = gemm_bf16_kernels_for(routes[r].level, routes[r].m, 64,
+                                                           routes[r].k);
+        cases++;
+        if (strcmp(t ? t->name : "portable", routes[r].want) != 0) {
+            printf("FAIL routing: level %d, m %td, k %td took %s, not %s\n", routes[r].level,
+                   routes[r].m, routes[r].k, t ? t->name : "portable", routes[r].want);
+            failures++;
+        }
     }
+    const gemm_bf16_kernels *emulated[] = {&gemm_bf16_avx512bf16, &gemm_bf16_amx};
+    for (int q = 0; q < 2; q++) {
+        const gemm_bf16_kernels *real = fnn_bf16_at(FNN_BF16_AVX512_BF16 + q), *e = emulated[q];
+        cases++;
+        if (real == NULL || strcmp(real->name, e->name) || real->mr != e->mr ||
+            real->nr != e->nr || real->a_group != e->a_group || real->k_unit != e->k_unit ||
+            real->mc != e->mc || real->kc != e->kc || real->nc != e->nc) {
+            printf("FAIL the real %s table differs from the emulated one\n", e->name);
+            failures++;
+        }
+    }
+#else
+    printf("routing: not checked (built without the bf16 levels)\n");
+#endif
 }
 
 int main(void)
 {
-    const gemm_bf16_kernels *tables[] = {&gemm_bf16_kernels_avx512bf16, &gemm_bf16_kernels_amx};
+    const gemm_bf16_kernels *tables[] = {&gemm_bf16_avx512bf16, &gemm_bf16_amx};
     test_pack();
     test_routing();
     for (int t = 0; t < 2; t++) {

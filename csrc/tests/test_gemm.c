@@ -1,10 +1,14 @@
 /*
  * test_gemm.c - the GEMM and runtime layer tested from C alone (no Python).
  *
- * Build and run (csrc/tests/Makefile does the same, giving the *_avx512.c and
- * *_avx2.c files their ISA flags):
+ * Build and run (csrc/tests/Makefile gives each CPU level's file, csrc/cpu/<level>.c, its
+ * flags from csrc/cpu/levels.mk):
  *     make -C csrc/tests && csrc/tests/bin/test_gemm
  * tests/test_c_library.py builds it with -Werror and runs it as part of pytest.
+ *
+ * Every CPU level compiled in, whether this CPU can run it or not, has a complete
+ * kernel table (cpu/cpu.h); the names of the tables are printed for test_c_library.py
+ * to compare with levels.mk.
  *
  * Every SIMD level the CPU has, both element types, shapes from 1 to past the cache
  * blocks, operands row-major, transposed, with negative and non-unit strides, alpha
@@ -19,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "fastnn.h"
+#include "gemm/gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -379,6 +385,51 @@ static void test_parallel_for(void)
 #endif
 }
 
+/* What the GEMM driver of one element type relies on in a level's table (gemm/gemm.h). */
+static int gemm_table_complete(const gemm_kernels *g, int elsize)
+{
+    if (!g || g->elsize != elsize || !g->packed || !g->pack)
+        return 0;
+    if (g->mr < 1 || g->nr < 1 || g->mr > GEMM_MAX_ROWS || g->mc % g->mr || g->nc % g->nr ||
+        g->kc < 1 || g->direct_b_bytes == 0)
+        return 0;
+    if (g->nr_wide && !g->packed_wide)
+        return 0;
+    if (g->strided_rows < 1 || g->strided_rows > GEMM_MAX_ROWS)
+        return 0;
+    for (int r = 1; r <= g->strided_rows; r++) {
+        if (!g->strided[r] || g->strided_cols[r] < 1)
+            return 0;
+        if (g->narrow_cols && !g->narrow[r])
+            return 0;
+    }
+    for (int c = 1; c <= g->columns_max; c++)
+        if (!g->columns || !g->columns[c] || g->columns_rows < 1)
+            return 0;
+    return 1;
+}
+
+/* Every level compiled in has its whole table, even where this CPU cannot run it: a
+ * name, both GEMM tables, every loop of FNN_CPU_LOOPS. Prints the levels in order. */
+static void test_kernel_tables(void)
+{
+    printf("kernel tables:");
+    for (int level = FNN_SIMD_SCALAR; fnn_cpu_at(level) != NULL; level++) {
+        const fnn_cpu_kernels *t = fnn_cpu_at(level);
+        printf(" %s", t->name);
+        if (!gemm_table_complete(t->gemm_f32, 4) || !gemm_table_complete(t->gemm_f64, 8))
+            failures++, fprintf(stderr, "FAIL: level %s: incomplete GEMM table\n", t->name);
+#define CHECK_LOOP(ret, fn, params)                                                      \
+        if (t->fn == NULL)                                                               \
+            failures++, fprintf(stderr, "FAIL: level %s has no %s\n", t->name, #fn);
+        FNN_CPU_LOOPS(CHECK_LOOP)
+#undef CHECK_LOOP
+    }
+    printf("\n");
+    if (fnn_cpu_at(-1) != NULL || fnn_cpu() != fnn_cpu_at(fnn_simd_level()))
+        failures++, fprintf(stderr, "FAIL: fnn_cpu / fnn_cpu_at disagree\n");
+}
+
 static void test_runtime(void)
 {
     int top = fnn_simd_detected();
@@ -397,6 +448,7 @@ static void test_runtime(void)
 int main(void)
 {
     static const char *const names[] = {"scalar", "avx2", "avx512"};
+    test_kernel_tables();
     test_runtime();
     test_parallel_for();
     int top = fnn_simd_detected();

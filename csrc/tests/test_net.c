@@ -1,8 +1,9 @@
 /*
  * test_net.c - the network passes tested from C alone (no Python, no NumPy).
  *
- * tests/test_native_backend.py builds it with -Werror (each *_avx512.c / *_avx2.c
- * file with its ISA flags, OpenMP when the compiler has it) and runs it. It checks:
+ * tests/test_native_backend.py builds it with csrc/tests/Makefile (each CPU level's file
+ * with its flags, OpenMP when the compiler has it) and runs it; test_c_library.py builds
+ * it with -Werror. It checks:
  *   1. backward against central finite differences of forward + loss (double), on a
  *      net with tanh, Dropout, GELU, softmax + cross-entropy, sample weights and an
  *      L1/L2 regularizer: the C passes agree with the maths, not just with NumPy;

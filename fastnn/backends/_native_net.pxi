@@ -1,4 +1,4 @@
-# The network (csrc/net.c): its C description, built once per NetSpec (NetDesc), the C
+# The network (csrc/train/net.c): its C description, built once per NetSpec (NetDesc), the C
 # view of a workspace's buffers (NetBuffers), and the whole-network passes that the
 # Model's gradients(), forward_trace() and evaluate() use, and predict. The steady-state
 # calls (forward, loss_grad, backward) create no arrays: forward returns a kept view,

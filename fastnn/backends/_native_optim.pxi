@@ -1,4 +1,4 @@
-# The optimizer (csrc/optim.c): a StepSpec's C form, the step over the trainable
+# The optimizer (csrc/train/optim.c): a StepSpec's C form, the step over the trainable
 # segments of the flat buffer, and the gradient norm clipnorm uses.
 
 from .spec import StepSpec

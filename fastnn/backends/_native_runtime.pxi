@@ -1,4 +1,4 @@
-# The runtime layer: the SIMD level the kernels use and the thread count (csrc/runtime.c).
+# The runtime layer: the SIMD level the kernels use and the thread count (csrc/runtime/runtime.c).
 
 from ._fastnn cimport (
     fnn_get_num_threads,

@@ -430,7 +430,7 @@ def flush(state: np.ndarray) -> np.ndarray:
     Every rule stores its state (velocity, moments, accumulators) flushed, and writes
     its moving averages and Adam's step so that no intermediate product goes denormal
     before the state does: the moments of weights whose gradient is mostly zero decay
-    geometrically, and denormal arithmetic stalls the CPU (see csrc/optim_loops.inc).
+    geometrically, and denormal arithmetic stalls the CPU (see csrc/train/optim_loops.inc).
     """
     state[np.abs(state) < np.finfo(state.dtype).tiny] = 0
     return state
