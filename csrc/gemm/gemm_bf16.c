@@ -1,6 +1,5 @@
 /*
- * gemm_bf16.c - fnn_sgemm_bf16: the bf16 level in use, and the two ways a product is
- * run at it.
+ * gemm_bf16.c - fnn_sgemm_bf16: the two ways a product runs, by the bf16 level in use.
  *
  * Portable level (any CPU): A and B are rounded to bf16 into float copies and the float
  * GEMM of the current SIMD level multiplies those. A product of two bf16 values is exact
@@ -9,7 +8,7 @@
  * against 2 m n k flops).
  *
  * ISA levels (AVX512-BF16, AMX): the packed path of BLIS (gemm_blocked.c) with bf16
- * panels, packed and rounded from the float operands by gemm_bf16_pack:
+ * panels, packed and rounded from the float operands by the level's pack:
  *
  *   for jc in N by NC:                      per thread: its region's columns
  *     for pc in K by KC (equal blocks, padded to the kernel's k unit):
@@ -31,6 +30,8 @@
 #include "cpu/cpu.h"
 #include "gemm/bf16.h"
 
+/* A 16 x 16 tile with one row used does 1/16 of its work, a 32-k step of K = 10 a third:
+ * such products take the AVX512-BF16 kernels (which every AMX CPU has). */
 const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t n,
                                                ptrdiff_t k)
 {
@@ -42,7 +43,10 @@ const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t
 
 /* ----------------------------------------------------------------------- helpers */
 
-static size_t round64(size_t bytes) { return (bytes + GEMM_ALIGN - 1) & ~(size_t)(GEMM_ALIGN - 1); }
+static size_t round64(size_t bytes)
+{
+    return (bytes + GEMM_ALIGN - 1) & ~(size_t)(GEMM_ALIGN - 1);
+}
 
 static char *align_up(void *p)
 {

@@ -220,7 +220,8 @@ static int check(const char *what, const product *p, const float *c, const float
                 t = sigmoid(t);
             else if (p->epi == RELU_GRAD)
                 t = p->aux[i * p->n + j] > 0 ? t : 0;
-            const double tol = p->integers ? 0 : 2.0 * (double)(p->k + 4) * ldexp(size, -24) + 1e-30;
+            const double bound = 2.0 * (double)(p->k + 4) * ldexp(size, -24) + 1e-30;
+            const double tol = p->integers ? 0 : bound;
             const double got = c[i * p->n + j];
             int ok = fabs(got - t) <= tol + (p->epi == SIGMOID ? 1e-6 : 0);
             if (z && (p->epi == BIAS_RELU || p->epi == SIGMOID))
