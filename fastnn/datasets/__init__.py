@@ -5,7 +5,7 @@ Loaders return `(X_train, y_train), (X_test, y_test)` with X float32 of shape
 """
 
 from ._default import load_default
-from ._idx import load_idx
+from ._idx import load_idx, open_idx
 from ._mnist import load_fashion_mnist, load_mnist
 from ._playground import make_circles, make_gaussians, make_spiral, make_xor
 from ._registry import available, load
@@ -17,6 +17,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_idx",
     "load_mnist",
+    "open_idx",
     "make_circles",
     "make_gaussians",
     "make_spiral",
