@@ -27,11 +27,11 @@ from fastnn.distributed._digest import disagreement
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed" / "worker.py"
 sys.path.insert(0, str(WORKER.parent))
-import worker  # noqa: E402
 
 
 def _mpiexec() -> list[str] | None:
-    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    beside_python = str(Path(sys.executable).parent)
+    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=beside_python)
     if found is None or not fn.distributed.mpi_available():
         return None
     command = [found]
@@ -113,7 +113,7 @@ def test_rows_reads_only_the_rows_asked_for_and_converts_like_the_loader(tmp_pat
 
 
 def test_rows_rejects_what_it_cannot_read():
-    with pytest.raises(TypeError, match="np.memmap"):
+    with pytest.raises(TypeError, match=r"np\.memmap"):
         Rows([1, 2, 3])
     with pytest.raises(ValueError, match="divisor"):
         Rows(np.zeros((2, 2)), divisor=0)

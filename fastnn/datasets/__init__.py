@@ -17,9 +17,9 @@ __all__ = [
     "load_fashion_mnist",
     "load_idx",
     "load_mnist",
-    "open_idx",
     "make_circles",
     "make_gaussians",
     "make_spiral",
     "make_xor",
+    "open_idx",
 ]

@@ -29,6 +29,7 @@ from ._rows import Rows
 from ._split import share
 from ._state import broadcast_parameters
 from ._world import CollectiveError, init, mpi_available, world
+from ._world import local_size as _local_size
 
 
 def rank() -> int:
@@ -51,6 +52,11 @@ def local_rank() -> int:
         node.Free()
 
 
+def local_size() -> int:
+    """How many of the job's processes run on this machine."""
+    return _local_size(world())
+
+
 def barrier() -> None:
     """Wait until every rank gets here (e.g. before other ranks read what rank 0 saved)."""
     world().barrier()
@@ -65,6 +71,7 @@ __all__ = [
     "init",
     "load_model",
     "local_rank",
+    "local_size",
     "mpi_available",
     "rank",
     "share",

@@ -44,7 +44,9 @@ class _Distributed:
 _CLASSES: dict[type, type] = {}
 
 
-def DistributedOptimizer(optimizer: optimizers.OptimizerLike = "adam", timeout: float | None = None):
+def DistributedOptimizer(
+    optimizer: optimizers.OptimizerLike = "adam", timeout: float | None = None
+):
     """``optimizer`` (a name or an fn.optimizers object) made data-parallel over the MPI
     job this script was started in (``mpiexec -n N python train.py``). fit's batch_size
     is then the GLOBAL batch: each step splits it over the N ranks, sums their gradients

@@ -57,7 +57,7 @@ class Rows:
         if self.divisor != 1.0:
             view /= self.divisor
         if view.dtype.kind == "f" and not np.isfinite(view).all():
-            raise ValueError(f"{name} contains NaN or infinite values in the rows read for this batch")
+            raise ValueError(f"{name} contains NaN or infinite values in this batch's rows")
         return view
 
     def __repr__(self) -> str:

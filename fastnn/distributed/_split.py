@@ -14,7 +14,9 @@ from __future__ import annotations
 def share(n_rows: int, size: int, rank: int) -> tuple[int, int]:
     """[start, stop) of rank's part of n_rows consecutive rows."""
     if size < 1 or not 0 <= rank < size or n_rows < 0:
-        raise ValueError(f"share needs n_rows >= 0 and 0 <= rank < size; got {n_rows}, {rank}, {size}")
+        raise ValueError(
+            f"share needs n_rows >= 0 and 0 <= rank < size; got {n_rows}, {rank}, {size}"
+        )
     base, extra = divmod(n_rows, size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)

@@ -193,9 +193,31 @@ def init(timeout: float | None = None, abort_on_exception: bool = True) -> World
         _world = World(MPI.COMM_WORLD, timeout)
         if abort_on_exception:
             _install_excepthook()
+        _share_cores(_world)
     else:
         _world.timeout = timeout
     return _world
+
+
+def local_size(job: World) -> int:
+    """How many of the job's ranks run on this machine."""
+    node = job.comm.Split_type(job.MPI.COMM_TYPE_SHARED)
+    try:
+        return node.Get_size()
+    finally:
+        node.Free()
+
+
+def _share_cores(job: World) -> None:
+    """k ranks on one machine would each start fastnn's kernels on all its cores (k x
+    cores threads); unless OMP_NUM_THREADS says otherwise, each rank takes its share
+    (as torchrun does for PyTorch). fn.set_num_threads still overrides it."""
+    if job.size == 1 or os.environ.get("OMP_NUM_THREADS"):
+        return
+    from ..runtime import _native_module, get_num_threads, set_num_threads
+
+    if _native_module() is not None:
+        set_num_threads(max(1, get_num_threads() // local_size(job)))
 
 
 def _install_excepthook() -> None:
