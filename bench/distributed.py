@@ -1,0 +1,201 @@
+"""Data-parallel scaling on this machine: W1 and W2 at 1 rank x 1 thread, 1 rank x 2
+threads and 2 ranks x 1 thread (samples/s, Allreduce time per step, efficiency).
+
+    python bench/distributed.py                     # W1 and W2, all three layouts (~2 min)
+    python bench/distributed.py --workloads W2 --steps 20 --json out.json
+
+Each layout runs in its own job (``mpiexec -n R``, ``OMP_NUM_THREADS=T``), warms up, then
+times ``--steps`` steps of the global batch (W1: 784-256-128-10, batch 128; W2:
+784-2048-2048-10, batch 512; Adam; float32; synthetic rows of Fashion-MNIST's shape).
+One rank runs fit's single-process step (the fused native train_step); two ranks run
+the data-parallel step of fastnn.distributed (DataParallel.run_batch: the split
+gradient, the MPI Allreduce of the flat gradient buffer, the same update everywhere).
+Efficiency is the speed-up over 1 rank x 1 thread divided by the cores used. The
+machine is shared: the load average is printed beside the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = {"W1": ((784, 256, 128, 10), 128), "W2": ((784, 2048, 2048, 10), 512)}
+LAYOUTS = ((1, 1), (1, 2), (2, 1))  # (ranks, threads per rank)
+ROWS = 8192
+
+
+def _model(sizes):
+    import fastnn as fn
+
+    layers = [fn.Dense(n, "relu") for n in sizes[1:-1]] + [fn.Dense(sizes[-1], "softmax")]
+    model = fn.Model(layers, input_dim=sizes[0], seed=0, dtype="float32")
+    model.compile(loss="cross_entropy", optimizer=fn.optimizers.Adam(1e-3))
+    return model
+
+
+class _Session:
+    """The training-session calls DataParallel makes, on the backend operations (what
+    the backend's own session does, for a checkout without one)."""
+
+    def __init__(self, model, X, y, batch):
+        self.model, self.X, self.y = model, X, y
+        self.backend, self.net = model.backend_impl(), model.net()
+        self.ws = self.backend.workspace(self.net, batch)
+        self.grads = model._grads
+        self.spec = model.optimizer.prepare()
+        self.segments = self.net.segments()
+
+    def compute_gradients(
+        self, rows, dropout_step, *, row_offset=0, denominator=None, penalty=True
+    ):
+        model, backend, net = self.model, self.backend, self.net
+        x, y = self.X[rows], self.y[rows]
+        backend.forward(net, model.params, x, self.ws, True, model.dropout_seed, dropout_step)
+        loss = backend.loss_grad(net, model.loss.spec, model.params, self.ws, y, None)
+        backend.backward(net, model.params, self.grads, self.ws, x)
+        return loss * len(y) / (denominator or len(y))
+
+    def apply_gradients(self, lr, t):
+        states = self.model.optimizer.states
+        self.backend.step(self.spec, self.model.params, self.grads, states, self.segments, lr, t)
+
+    def train_step(self, rows, lr, t, dropout_step):
+        model = self.model
+        return self.backend.train_step(
+            self.net, model.loss.spec, self.spec, model.params, self.grads,
+            model.optimizer.states, self.segments, self.ws, self.X, self.y, None, rows,
+            lr, t, model.dropout_seed, dropout_step,
+        )  # fmt: skip
+
+
+def worker(name: str, steps: int, warmup: int) -> dict:
+    """One layout's measurement on this rank (run under mpiexec)."""
+    import fastnn as fn
+
+    sizes, batch = WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    X = rng.random((ROWS, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], ROWS)
+    model = _model(sizes)
+    model.optimizer.build(model.params.size, model.dtype)
+    size, rank, strategy = 1, 0, None
+    if os.environ.get("BENCH_RANKS", "1") != "1":
+        import fastnn.distributed as fnd
+
+        fnd.init()
+        size, rank = fnd.size(), fnd.rank()
+        strategy = fnd.DistributedOptimizer(model.optimizer).training_strategy()
+    session = _Session(model, X, y, batch)
+    order = rng.permutation(ROWS)
+    seconds = []
+    for step in range(warmup + steps):
+        start = (step * batch) % (ROWS - batch)
+        rows = order[start : start + batch]
+        if strategy is not None:
+            strategy.world.barrier()
+        began = time.perf_counter()
+        if strategy is None:
+            session.train_step(rows, 1e-3, step + 1, step)
+        else:
+            strategy.run_batch(session, rows, 1e-3, step + 1, step)
+        seconds.append(time.perf_counter() - began)
+        if step + 1 == warmup and strategy is not None:
+            strategy.allreduce_seconds = 0.0
+    timed = np.array(seconds[warmup:])
+    allreduce = strategy.allreduce_seconds / steps if strategy is not None else 0.0
+    return {
+        "workload": name,
+        "ranks": size,
+        "rank": rank,
+        "threads": fn.get_num_threads(),
+        "step_ms": float(np.median(timed) * 1e3),
+        "samples_per_s": float(batch / np.median(timed)),
+        "allreduce_ms": allreduce * 1e3,
+        "gradient_mb": model.params.nbytes / 1e6,
+    }
+
+
+def _mpiexec() -> str:
+    found = shutil.which("mpiexec") or shutil.which(
+        "mpiexec", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        raise SystemExit("bench/distributed.py needs mpiexec: pip install 'fastnn[mpi]'")
+    return found
+
+
+def run_layout(name: str, ranks: int, threads: int, steps: int, warmup: int) -> dict:
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "BENCH_RANKS": str(ranks),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    here = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
+    command = [*here, "--warmup", str(warmup)]
+    if ranks > 1:
+        command = [_mpiexec(), "-n", str(ranks), *command]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} {ranks}x{threads} failed:\n{done.stderr[-3000:]}")
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return max(results, key=lambda r: r["step_ms"])  # the slowest rank sets the pace
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default="W1,W2")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.steps, args.warmup)), flush=True)
+        return 0
+    rows = []
+    for name in args.workloads.split(","):
+        for ranks, threads in LAYOUTS:
+            load = os.getloadavg()[0]
+            result = run_layout(name, ranks, threads, args.steps, args.warmup)
+            result["load_before"] = load
+            rows.append(result)
+    print(_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def _table(rows) -> str:
+    import platform
+
+    lines = [
+        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        "load average (1 min) before each layout in the last column",
+        "| workload | ranks x threads | samples/s | step ms | Allreduce ms/step | speed-up | "
+        "efficiency | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = {r["workload"]: r for r in rows if r["ranks"] == 1 and r["threads"] == 1}
+    for r in rows:
+        speedup = r["samples_per_s"] / base[r["workload"]]["samples_per_s"]
+        cores = r["ranks"] * r["threads"]
+        lines.append(
+            f"| {r['workload']} | {r['ranks']} x {r['threads']} | {r['samples_per_s']:,.0f} | "
+            f"{r['step_ms']:.1f} | {r['allreduce_ms']:.2f} | {speedup:.2f}x | "
+            f"{speedup / cores:.0%} | {r['load_before']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
