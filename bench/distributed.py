@@ -93,7 +93,7 @@ def worker(name: str, steps: int, warmup: int) -> dict:
 
         fnd.init()
         size, rank = fnd.size(), fnd.rank()
-        strategy = fnd.DistributedOptimizer(model.optimizer).training_strategy()
+        strategy = fnd.DistributedOptimizer(model.optimizer).strategy
     session = _Session(model, X, y, batch)
     order = rng.permutation(ROWS)
     seconds = []

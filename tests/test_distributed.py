@@ -27,6 +27,7 @@ from fastnn.distributed._digest import disagreement
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed" / "worker.py"
 sys.path.insert(0, str(WORKER.parent))
+import worker  # noqa: E402  (the ranks' script: its data, model and reference run)
 
 
 def _mpiexec() -> list[str] | None:
@@ -41,9 +42,25 @@ def _mpiexec() -> list[str] | None:
     return command
 
 
+def _fit_has_strategy_hooks() -> bool:
+    """Whether fit offers the strategy hooks data-parallel training plugs into (the
+    training-session seam, issue 16, with fitting / prepare_data / bind_data)."""
+    import inspect
+
+    import fastnn.training as training
+
+    source = inspect.getsource(training)
+    return all(f'"{hook}"' in source for hook in ("fitting", "prepare_data", "bind_data"))
+
+
 MPIEXEC = _mpiexec()
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None, reason="MPI is not installed (pip install 'fastnn[mpi]': mpi4py + mpiexec)"
+)
+needs_hooks = pytest.mark.skipif(
+    not _fit_has_strategy_hooks(),
+    reason="fit has no strategy hooks yet (fitting, prepare_data, bind_data: the training "
+    "session seam of issue 16); data-parallel fit needs them",
 )
 
 
@@ -172,3 +189,169 @@ def test_a_rank_raising_outside_fit_ends_the_job_quickly(tmp_path):
     assert "rank 1 fails outside fit" in done.stderr
     assert "uncaught RuntimeError; aborting all ranks" in done.stderr
     assert seconds < 20
+
+
+def _reference(**options):
+    model, history = worker.reference(**options)
+    return model.params, history.history
+
+
+@needs_mpi
+@needs_hooks
+@pytest.mark.parametrize("n, rows", [(2, 203), (3, 202)])
+def test_n_ranks_train_the_one_process_model(tmp_path, n, rows):
+    """54 steps with Dropout and an L2 penalty; a batch of 40 split 20/20 or 14/13/13 and
+    a last batch of 3 (2 ranks) or 2 rows (3 ranks: the last rank has none)."""
+    done, _, ranks = run_job(n, "train", tmp_path, "epochs=9", "batch=40", f"rows={rows}", "twice")
+    assert done.returncode == 0, done.stderr
+    assert len(ranks) == n
+    first = ranks[0]["runs"][0]
+    assert first["steps"] == 54 and len(first["hashes"]) == 54
+    for rank in ranks:  # the same bits on every rank after every step, and in every run
+        for run in rank["runs"]:
+            assert run["hashes"] == first["hashes"]
+            assert run["history"] == first["history"]
+    params, history = _reference(epochs=9, batch_size=40, n_rows=rows)
+    np.testing.assert_allclose(first["params"], params, rtol=1e-10, atol=1e-13)
+    assert first["history"].keys() == history.keys()
+    for key in history:
+        np.testing.assert_allclose(first["history"][key], history[key], rtol=1e-10)
+
+
+@needs_mpi
+@needs_hooks
+@pytest.mark.parametrize(
+    "field, shown",
+    [
+        ("seed", "seed differs (rank 0: 0; rank 1: 1)"),
+        ("dtype", "dtype differs (rank 0: float64; rank 1: float32)"),
+        ("architecture", "architecture differs (rank 0: 13 -> Dense 16 relu"),
+        ("batch_size", "batch_size differs (rank 0: 40; rank 1: 41)"),
+        ("data_size", "data_size differs (rank 0: 203 rows; rank 1: 202 rows)"),
+    ],
+)
+def test_ranks_that_disagree_stop_before_training_with_one_error(tmp_path, field, shown):
+    done, _, ranks = run_job(2, "mismatch", tmp_path, field, timeout=60)
+    assert done.returncode == 0, done.stderr  # every rank caught the same error
+    errors = {rank["error"] for rank in ranks}
+    assert len(errors) == 1 and shown in errors.pop()
+
+
+@needs_mpi
+@needs_hooks
+@pytest.mark.parametrize("how", ["raise", "exit", "die", "hang"])
+def test_a_failing_rank_ends_the_job_in_bounded_time(tmp_path, how):
+    """raise / sys.exit in a callback: MPI_Abort; killed: mpiexec ends the others; a rank
+    that hangs: the others' watchdog (4 s here) aborts the job."""
+    done, seconds, ranks = run_job(2, "fail", tmp_path, how, timeout=90, env={"TEST_TIMEOUT": "4"})
+    assert done.returncode != 0 and not ranks
+    assert seconds < 40
+    expected = {
+        "raise": "RuntimeError during fit; aborting all ranks",
+        "exit": "SystemExit during fit; aborting all ranks",
+        "die": "",
+        "hang": "(timeout 4 s) in the gradient Allreduce",
+    }[how]
+    assert expected in done.stderr
+
+
+@needs_mpi
+@needs_hooks
+def test_rank0_alone_writes_and_resuming_continues_bitwise(tmp_path):
+    done, _, ranks = run_job(3, "resume", tmp_path, timeout=90)
+    assert done.returncode == 0, done.stderr
+    for rank in ranks:
+        assert rank["resumed"] == rank["straight"] == ranks[0]["straight"]
+        assert rank["resumed_loss"] == rank["straight_loss"]
+    assert ranks[0]["files"] == [f"ckpt-{e}.fnn" for e in range(1, 5)]  # no temporary files
+    loaded = fn.load_model(tmp_path / "ckpt-4.fnn")  # an ordinary model file
+    assert worker.weights_hash(loaded) == ranks[0]["straight"]
+    assert type(loaded.optimizer) is fn.optimizers.Adam
+
+
+@needs_mpi
+@needs_hooks
+def test_save_writes_once_from_rank0(tmp_path):
+    done, _, ranks = run_job(2, "save", tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert all(rank["files"] == ["model.fnn"] for rank in ranks)
+    saved = fn.load_model(tmp_path / "saves" / "model.fnn")
+    assert worker.weights_hash(saved) == ranks[0]["hash"]
+
+
+@needs_mpi
+@needs_hooks
+def test_ctrl_c_under_mpiexec_stops_every_rank_together_and_leaves_loadable_files(tmp_path):
+    import signal
+
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [*MPIEXEC, "-n", "2", sys.executable, str(WORKER), "interrupt", str(tmp_path)]
+    job = subprocess.Popen(
+        command, env=environment, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline and job.poll() is None, "training never started"
+            time.sleep(0.05)
+        job.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends mpiexec
+        _, stderr = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, stderr
+    assert "training interrupted (KeyboardInterrupt)" in stderr
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["steps"] == ranks[1]["steps"] and ranks[0]["hash"] == ranks[1]["hash"]
+    assert 12 <= ranks[0]["steps"] < 600_000  # stopped after epoch 2 began, long before the end
+    final = fn.load_model(tmp_path / "final.fnn")
+    assert worker.weights_hash(final) == ranks[0]["hash"]
+    assert fn.load_model(tmp_path / "ckpt.fnn").steps_trained <= final.steps_trained
+
+
+@needs_mpi
+@needs_hooks
+def test_rows_from_a_file_each_rank_reads_only_its_rows(tmp_path):
+    done, _, ranks = run_job(2, "rows", tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert all(rank["file"] == rank["memory"] == ranks[0]["file"] for rank in ranks)
+    n = ranks[0]["n_rows"]  # 203: batches of 40 split 20/20, the last (3 rows) 2/1
+    share_per_epoch = [102, 101]
+    epochs = []
+    for rank, reads in zip(ranks, (r["read"] for r in ranks)):
+        mine = share_per_epoch[rank["rank"]]
+        assert len(reads) == 2 * mine  # 2 epochs of its part of each batch, never all rows
+        epochs.append([set(reads[:mine]), set(reads[mine:])])
+    for first, second in zip(*epochs):  # within an epoch: disjoint parts covering the set
+        assert not first & second and len(first | second) == n
+
+
+@needs_mpi
+@needs_hooks
+def test_the_mpi_example_and_the_cli_run_under_mpiexec(tmp_path):
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "FASTNN_EXAMPLES_FAST": "1",
+    }
+    example = [sys.executable, str(ROOT / "examples" / "distributed_mpi.py")]
+    done = subprocess.run(
+        [*MPIEXEC, "-n", "2", *example, "--save", str(tmp_path / "m.fnn")],
+        capture_output=True, text=True, timeout=120, env=environment, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("2 rank(s): training loss") == 1  # rank 0 alone prints
+    fn.load_model(tmp_path / "m.fnn")
+    cli = [sys.executable, "-m", "fastnn", "train", "--distributed", "--epochs", "2"]
+    done = subprocess.run(
+        [*MPIEXEC, "-n", "2", *cli, "--save", str(tmp_path / "c.fnn")],
+        capture_output=True, text=True, timeout=120, env=environment, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("test accuracy") == 1 and "2 MPI ranks" in done.stdout
+    assert fn.load_model(tmp_path / "c.fnn").epochs_trained == 2

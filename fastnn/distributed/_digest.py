@@ -40,6 +40,11 @@ ORDER = (
 )
 
 
+# Fields that differ whenever a setting above differs (another seed draws other weights,
+# another data size hashes other labels): named only when no setting explains them.
+CONSEQUENCES = ("weights", "optimizer_state", "random_state", "targets")
+
+
 def array_hash(*arrays: np.ndarray) -> str:
     """A short hash of the arrays' bytes (the same bits give the same hash)."""
     digest = hashlib.blake2b(digest_size=12)
@@ -88,15 +93,17 @@ def describe(
         "weights": array_hash(model.params),
         "optimizer_state": f"step {optimizer.iterations}, "
         f"{array_hash(*optimizer.states) if optimizer.states else 'no arrays'}",
-        "random_state": _json(
-            {
-                "shuffle": model._shuffle_rng.bit_generator.state,
-                "dropout_seed": model.dropout_seed,
-                "epochs_trained": model.epochs_trained,
-                "steps_trained": model.steps_trained,
-            }
-        ),
+        "random_state": f"epochs_trained {model.epochs_trained}, steps_trained "
+        f"{model.steps_trained}, streams {_text_hash(_streams(model))}",
     }
+
+
+def _streams(model) -> str:
+    return _json([model._shuffle_rng.bit_generator.state, model.dropout_seed])
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def architecture(model) -> str:
@@ -111,8 +118,7 @@ def architecture(model) -> str:
             steps.append(f"Dense {config['units']} {config['activation'].get('name', '')}")
         else:
             steps.append(f"Dropout {config['rate']:g}")
-    digest = hashlib.blake2b(_json(details).encode(), digest_size=6).hexdigest()
-    return f"{' -> '.join(steps)} (details {digest})"
+    return f"{' -> '.join(steps)} (details {_text_hash(_json(details))})"
 
 
 def require_agreement(world: World, fields: dict[str, str]) -> None:
@@ -136,8 +142,13 @@ def disagreement(everyone: list[dict[str, str]]) -> str | None:
             problems.append(f"{name} differs ({shown})")
     if not problems:
         return None
+    if len(problems) > len([p for p in problems if p.split(" ", 1)[0] in CONSEQUENCES]):
+        # the weights, state and labels differ *because* a setting does: name the setting
+        problems = [p for p in problems if p.split(" ", 1)[0] not in CONSEQUENCES]
     hint = ""
-    if any(p.startswith(("seed ", "weights ", "random_state ")) for p in problems):
+    if any(
+        p.startswith(("seed ", "weights ", "random_state ", "optimizer_state ")) for p in problems
+    ):
         hint = (
             " Give fn.Model the same seed on every rank, or call "
             "fastnn.distributed.broadcast_parameters(model) once it is built."

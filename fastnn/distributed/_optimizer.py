@@ -18,13 +18,14 @@ class _Distributed:
 
     _plain: type
 
-    def training_strategy(self):
-        """The data-parallel strategy fit runs its batches through (None in one process:
-        the fused single-process step is then the fastest and gives the same result)."""
+    @property
+    def strategy(self):
+        """The data-parallel strategy fit runs its batches through, new for each fit
+        (fastnn.training's hook). In one process it runs fit's fused step, as fit
+        does without it."""
         from ._strategy import DataParallel
 
-        job = world()
-        return DataParallel(job) if job.size > 1 else None
+        return DataParallel(world())
 
     @property
     def saves_files(self) -> bool:

@@ -45,6 +45,18 @@ class Rows:
     def __len__(self) -> int:
         return self.n_rows
 
+    def __getitem__(self, rows) -> Rows:
+        """A slice of the rows (no data read): what a validation split keeps."""
+        if not isinstance(rows, slice):
+            raise TypeError("Rows can be sliced (rows[a:b]); read(rows, out) gathers rows")
+        return Rows(self.source[rows], self.shift, self.divisor)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every row, read and converted (float64 unless ``dtype``): a single process
+        given Rows trains on them in memory."""
+        out = np.empty(self.shape, np.float64 if dtype is None else dtype)
+        return self.read(slice(0, self.n_rows), out)
+
     def read(self, rows, out: np.ndarray, name: str = "X") -> np.ndarray:
         """Rows ``rows`` (a slice or an index array) into ``out[:len]``, converted and
         checked finite; returns that view of ``out``."""

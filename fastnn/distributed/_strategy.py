@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from contextlib import contextmanager
 
 import numpy as np
 
-from ._digest import describe, require_agreement
+from ._digest import array_hash, describe, require_agreement
+from ._rows import Rows
 from ._split import share
 from ._world import World
 
@@ -47,51 +50,151 @@ class AgreedFlag:
     def is_set(self) -> bool:
         return self._agreed
 
-    def set(self) -> None:  # fit never sets it; for symmetry with threading.Event
+    def set(self) -> None:
         self._agreed = True
 
 
 class DataParallel:
-    """Split each global batch over the ranks of ``world``; Allreduce the gradients."""
+    """Split each global batch over the ranks of ``world``; Allreduce the gradients.
+
+    fit's strategy hook (fastnn.training.Strategy): ``run_batch`` and ``epoch_sums``,
+    and ``fitting``, a scope around the whole fit (the full configuration digest, abort
+    on a rank's error, the agreed Ctrl-C flag, progress on rank 0). Where fit does not
+    enter ``fitting``, the first batch compares what the session shows (architecture,
+    dtype, weights, batch size, step) and the other guards rest on the watchdog.
+    """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.rank, self.size = world.rank, world.size
         self._scalars = np.zeros(2)  # [this rank's loss share, this rank's Ctrl-C flag]
         self.flag: AgreedFlag | None = None
-        self.allreduce_seconds = 0.0  # time in the gradient Allreduce, for the benchmark
+        self.checked = False  # whether the ranks' setups were compared in this fit
+        self.allreduce_seconds = 0.0  # time in the gradient Allreduce (bench/distributed.py)
         self.steps = 0
+        self._source = None  # (Rows, y, weight, bound buffers) for rows read from a file
+        self.batch_size: int | None = None  # the fit's batch (from fitting)
 
-    # ------------------------------------------------------------ fit's start
+    # ------------------------------------------------------------ fit's scope
 
-    def begin(
+    @contextmanager
+    def fitting(
         self,
         model,
+        X,
+        y,
+        weight=None,
         *,
-        y: np.ndarray,
-        n_rows: int,
-        n_features: int,
         batch_size: int,
         epochs: int,
         shuffle: bool,
-        validation: str,
-        interrupted: threading.Event,
-    ) -> AgreedFlag:
-        """Compare the ranks' setups (one error on every rank if they differ); returns
-        the flag fit's loop reads instead of its own Ctrl-C event."""
+        validation: str = "none",
+    ):
+        """Around the whole of fit (fastnn.training calls it when a strategy has it):
+        first the ranks' setups are compared (one CollectiveError on every rank if they
+        differ, before any step); then, while fit runs, an exception on this rank
+        (a callback's, SystemExit, a second Ctrl-C) aborts the job, since the other
+        ranks would wait for this one forever. Yields what fit adapts: ``verbose``
+        (rank 0 alone shows progress) and ``interrupted`` (the agreed Ctrl-C flag)."""
+        self.batch_size = min(batch_size, int(X.shape[0]))
+        if self.size == 1:
+            yield self
+            return
         fields = describe(
             model,
             batch_size=batch_size,
             epochs=epochs,
-            n_rows=n_rows,
-            n_features=n_features,
-            targets=y,
+            n_rows=int(X.shape[0]),
+            n_features=int(np.prod(X.shape[1:])),
+            targets=np.asarray(y),
             shuffle=shuffle,
             validation=validation,
         )
-        require_agreement(self.world, fields)
-        self.flag = AgreedFlag(interrupted)
+        with self.world.abort_on_error("fit"):
+            require_agreement(self.world, fields)
+            self.checked = True
+            yield self
+
+    def interrupted(self, local: threading.Event) -> AgreedFlag:
+        """The flag fit's loop reads instead of its own Ctrl-C event."""
+        self.flag = AgreedFlag(local)
         return self.flag
+
+    def verbose(self, verbose: int) -> int:
+        return verbose if self.rank == 0 else 0
+
+    def _check_session(self, session, rows, t: int, dropout_step: int) -> None:
+        """What the first batch can compare when fit did not call ``begin``."""
+        net = getattr(session, "net", None)
+        layout = array_hash(np.frombuffer(repr(net).encode(), np.uint8))
+        fields = {
+            "architecture": f"{session.grads.size} parameters, network {layout}",
+            "dtype": str(session.grads.dtype),
+            "batch_size": str(_count(rows)),
+            "weights": array_hash(session.params),
+            "optimizer_state": f"step {t}, Dropout step {dropout_step}",
+        }
+        with self.world.abort_on_error("the comparison of the ranks' setups"):
+            require_agreement(self.world, fields)
+        self.checked = True
+
+    # ------------------------------------------------------------ the data
+
+    def prepare_data(self, model, X, y, sample_weight, validation_split, validation_data):
+        """fit's inputs checked and split, as fit's own code does, except that rows in a
+        file (``Rows``, ``np.memmap``) stay there: only their shape is checked here,
+        each batch's rows are checked as a rank reads them, and a validation split's
+        rows (the last ones) are read once. Returns ((X, y, weight), validation)."""
+        from .. import validation as check
+        from ..training import _split_validation
+
+        if isinstance(X, np.memmap):
+            X = Rows(X)
+        if not isinstance(X, Rows):
+            X = model.prepare_features(X)
+        elif model.input_dim is None:
+            model.build(X.n_features)
+        elif X.n_features != model.input_dim:
+            raise ValueError(
+                f"X has {X.n_features} features per row but the model expects "
+                f"{model.input_dim} (its input_dim)"
+            )
+        y = model.prepare_targets(y, X.shape[0])
+        weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], model.dtype)
+        (X, y, weight), validation = _split_validation(
+            model, X, y, weight, validation_split, validation_data
+        )
+        if validation is not None and isinstance(validation[0], Rows):
+            validation = (np.asarray(validation[0], model.dtype), *validation[1:])
+        if isinstance(X, Rows) and self.size == 1:
+            X = np.asarray(X, model.dtype)  # one process: every row is its own
+        return (X, y, weight), validation
+
+    def bind_data(self, session, X, y, weight) -> None:
+        """Arrays are bound whole (the session gathers each rank's rows); for rows in a
+        file the session is bound to buffers of one part of a batch, which run_batch
+        fills with this rank's rows before each step."""
+        self._source = None
+        if not isinstance(X, Rows):
+            session.bind_data(X, y, weight)
+            return
+        rows = -(-(self.batch_size or session_batch(session, X)) // self.size)
+        buffers = (
+            np.empty((rows, X.n_features), session.grads.dtype),
+            np.empty((rows, *y.shape[1:]), y.dtype),
+            None if weight is None else np.empty(rows, weight.dtype),
+        )
+        self._source = (X, y, weight, buffers)
+        session.bind_data(*buffers)
+
+    def _read_rows(self, mine) -> slice:
+        """This rank's rows into the bound buffers; returns the slice to train on."""
+        X, y, weight, (bx, by, bw) = self._source
+        count = X.read(mine, bx).shape[0]
+        by[:count] = y[mine]
+        if weight is not None:
+            bw[:count] = weight[mine]
+        return slice(0, count)
 
     # ------------------------------------------------------------ one step
 
@@ -108,11 +211,18 @@ class DataParallel:
     def run_batch(self, session, rows, lr: float, t: int, dropout_step: int) -> float:
         """One data-parallel step; returns the global batch's loss (the same float on
         every rank). A non-finite loss steps nowhere."""
+        if self.size == 1:  # one process: fit's fused step
+            if self._source is not None:
+                rows = self._read_rows(rows)
+            return session.train_step(rows, lr, t, dropout_step)
+        if not self.checked:
+            self._check_session(session, rows, t, dropout_step)
         world = self.world
         with world.abort_on_error(f"training step {t}"):
             mine, offset, batch = self.part(rows)
-            count = (mine.stop - mine.start) if isinstance(mine, slice) else len(mine)
-            if count or self.rank == 0:
+            if self._source is not None and _count(mine):
+                mine = self._read_rows(mine)
+            if _count(mine):
                 loss = session.compute_gradients(
                     mine,
                     dropout_step,
@@ -120,18 +230,18 @@ class DataParallel:
                     denominator=batch,
                     penalty=self.rank == 0,
                 )
-            else:  # a batch shorter than the number of ranks: nothing to add
+            else:  # a batch shorter than the number of ranks: nothing to add (never rank 0)
                 session.grads[...] = 0
                 loss = 0.0
             self._scalars[0] = loss
             self._scalars[1] = 1.0 if self.flag is not None and self.flag.local.is_set() else 0.0
-            started = _clock()
+            started = time.perf_counter()
             world.allreduce(session.grads, f"the gradient Allreduce of step {t}")
-            self.allreduce_seconds += _clock() - started
+            self.allreduce_seconds += time.perf_counter() - started
             world.allreduce(self._scalars, f"the loss Allreduce of step {t}")
             total = float(self._scalars[0])
             if self._scalars[1] and self.flag is not None:
-                self.flag._agreed = True
+                self.flag.set()
             if math.isfinite(total):
                 session.apply_gradients(lr, t)
             self.steps += 1
@@ -139,13 +249,22 @@ class DataParallel:
 
     # ------------------------------------------------------------ an epoch's end
 
-    def reduce_totals(self, totals: np.ndarray) -> None:
-        """Sum the epoch's metric sums over the ranks, in place (float64)."""
+    def epoch_sums(self, session, loss_sum: float, seen: int) -> tuple:
+        """The epoch's sums over every rank. The loss sum and the row count are already
+        global (each step's loss is the global batch's); the metric sums are summed."""
+        if self.size == 1:
+            return loss_sum, session.totals, seen
+        totals = np.array(session.totals, dtype=np.float64)
         with self.world.abort_on_error("the end of an epoch"):
             self.world.allreduce(totals, "the Allreduce of the epoch's metric sums")
+        return loss_sum, totals, seen
 
 
-def _clock() -> float:
-    import time
+def session_batch(session, X) -> int:
+    """The most rows a batch of this fit has (the session's capacity)."""
+    capacity = getattr(session, "batch", None)
+    return int(capacity) if capacity else X.shape[0]
 
-    return time.perf_counter()
+
+def _count(rows) -> int:
+    return (rows.stop - rows.start) if isinstance(rows, slice) else len(rows)

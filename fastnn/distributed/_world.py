@@ -158,6 +158,7 @@ class World:
         sys.stderr.flush()
         sys.stdout.flush()
         self.comm.Abort(ABORT_CODE)
+        os._exit(ABORT_CODE)  # MPI_Abort may return before the launcher ends this process
 
     @contextmanager
     def abort_on_error(self, during: str):
@@ -183,18 +184,21 @@ def world() -> World:
 
 
 def init(timeout: float | None = None, abort_on_exception: bool = True) -> World:
-    """Initialise MPI once (later calls may change ``timeout``); returns the World."""
+    """Initialise MPI once; returns the World. ``timeout``: seconds a rank waits in a
+    fastnn collective before it aborts the job (default $FASTNN_DISTRIBUTED_TIMEOUT,
+    else 600); a later call with a timeout changes it. ``abort_on_exception``: install
+    the sys.excepthook that aborts the job on a rank's uncaught exception."""
     global _world
-    if timeout is None:
-        timeout = float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
-    timeout = check_timeout(timeout)
+    if timeout is not None:
+        timeout = check_timeout(timeout)
     if _world is None:
         MPI = import_mpi()
-        _world = World(MPI.COMM_WORLD, timeout)
+        default = float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
+        _world = World(MPI.COMM_WORLD, check_timeout(default) if timeout is None else timeout)
         if abort_on_exception:
             _install_excepthook()
         _share_cores(_world)
-    else:
+    elif timeout is not None:
         _world.timeout = timeout
     return _world
 

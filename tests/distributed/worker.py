@@ -62,9 +62,14 @@ class StepHashes(fn.callbacks.Callback):
         self.hashes.append(weights_hash(self.model))
 
 
-def reference(epochs=3, batch_size=40, **options):
+def options(args) -> dict:
+    """ "epochs=9 batch=40 twice" -> {"epochs": "9", "batch": "40", "twice": True}."""
+    return dict(a.split("=", 1) if "=" in a else (a, True) for a in args)
+
+
+def reference(epochs=3, batch_size=40, n_rows=N_ROWS, **options):
     """Single-process training with the settings the ``train`` scenario uses."""
-    X, y = data()
+    X, y = data(n_rows)
     model = build(**options)
     history = model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return model, history
@@ -89,11 +94,12 @@ def distributed_model(fnd, **options):
 
 def scenario_train(fnd, rank, args, out):
     """Train; report per-step hashes, final weights, history; twice when asked."""
-    epochs, batch = int(args[0]), int(args[1])
-    dtype = args[2] if len(args) > 2 else "float64"
+    given = options(args)
+    epochs, batch = int(given["epochs"]), int(given["batch"])
+    dtype = given.get("dtype", "float64")
     runs = []
-    for _ in range(2 if "twice" in args else 1):
-        X, y = data()
+    for _ in range(2 if "twice" in given else 1):
+        X, y = data(int(given.get("rows", N_ROWS)))
         model = distributed_model(fnd, dtype=dtype)
         hashes = StepHashes()
         history = model.fit(X, y, epochs=epochs, batch_size=batch, verbose=0, callbacks=[hashes])
@@ -181,6 +187,69 @@ def scenario_save(fnd, rank, args, out):
     model.save(folder / "model.fnn")
     fnd.barrier()
     return {"files": sorted(p.name for p in folder.iterdir()), "hash": weights_hash(model)}
+
+
+def scenario_resume(fnd, rank, args, out):
+    """Train 4 epochs checkpointing each; then every rank loads the epoch-2 checkpoint
+    rank 0 wrote and trains epochs 3-4 again: the same bits as the uninterrupted run."""
+    X, y = data()
+    model = distributed_model(fnd)
+    checkpoint = fn.callbacks.ModelCheckpoint(str(out / "ckpt-{epoch}.fnn"), monitor="loss")
+    straight = model.fit(X, y, epochs=4, batch_size=40, verbose=0, callbacks=[checkpoint])
+    fnd.barrier()
+    resumed_model = fnd.load_model(out / "ckpt-2.fnn")
+    resumed = resumed_model.fit(X, y, epochs=4, initial_epoch=2, batch_size=40, verbose=0)
+    return {
+        "straight": weights_hash(model),
+        "resumed": weights_hash(resumed_model),
+        "straight_loss": straight.history["loss"][2:],
+        "resumed_loss": resumed.history["loss"],
+        "files": sorted(p.name for p in out.iterdir() if p.suffix == ".fnn"),
+    }
+
+
+def scenario_interrupt(fnd, rank, args, out):
+    """Train for long with a checkpoint each epoch; rank 0 writes 'started' after the
+    first epoch so that the test knows when to send Ctrl-C to mpiexec."""
+    X, y = data()
+    model = distributed_model(fnd)
+
+    class Started(fn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1 and rank == 0:
+                (out / "started").write_text("1")
+
+    checkpoint = fn.callbacks.ModelCheckpoint(str(out / "ckpt.fnn"), monitor="loss")
+    model.fit(X, y, epochs=100_000, batch_size=40, verbose=0, callbacks=[checkpoint, Started()])
+    model.save(out / "final.fnn")
+    return {"steps": model.steps_trained, "hash": weights_hash(model)}
+
+
+def scenario_rows(fnd, rank, args, out):
+    """Train from a uint8 file through Rows (each rank reading only its rows), and from
+    the same values in memory: the same bits; report which rows each rank read."""
+    X, y = data()
+    pixels = np.round((X - X.min()) / (X.max() - X.min()) * 255).astype(np.uint8)
+    path = out / f"pixels-{rank}.u8"
+    pixels.tofile(path)
+    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=pixels.shape)
+    read = []
+
+    class Counting(fnd.Rows):
+        def read(self, rows, out, name="X"):
+            read.extend(np.arange(self.n_rows)[rows].tolist())
+            return super().read(rows, out, name)
+
+    from_file = distributed_model(fnd)
+    from_file.fit(Counting(mapped, divisor=255), y, epochs=2, batch_size=40, verbose=0)
+    in_memory = distributed_model(fnd)
+    in_memory.fit(pixels / 255.0, y, epochs=2, batch_size=40, verbose=0)
+    return {
+        "file": weights_hash(from_file),
+        "memory": weights_hash(in_memory),
+        "read": read,
+        "n_rows": len(X),
+    }
 
 
 SCENARIOS = {
