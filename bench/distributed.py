@@ -94,7 +94,11 @@ def worker(name: str, steps: int, warmup: int) -> dict:
         fnd.init()
         size, rank = fnd.size(), fnd.rank()
         strategy = fnd.DistributedOptimizer(model.optimizer).strategy
-    session = _Session(model, X, y, batch)
+    if hasattr(model, "training_session"):  # the backend's own session
+        session = model.training_session(batch)
+        session.bind_data(X, y)
+    else:
+        session = _Session(model, X, y, batch)
     order = rng.permutation(ROWS)
     seconds = []
     for step in range(warmup + steps):
@@ -112,6 +116,9 @@ def worker(name: str, steps: int, warmup: int) -> dict:
             strategy.allreduce_seconds = 0.0
     timed = np.array(seconds[warmup:])
     allreduce = strategy.allreduce_seconds / steps if strategy is not None else 0.0
+    whole = buckets = 0.0
+    if strategy is not None:  # one Allreduce of the flat buffer vs one per layer
+        whole, buckets = _allreduce_layouts(strategy.world, session.grads, model.net())
     return {
         "workload": name,
         "ranks": size,
@@ -120,8 +127,28 @@ def worker(name: str, steps: int, warmup: int) -> dict:
         "step_ms": float(np.median(timed) * 1e3),
         "samples_per_s": float(batch / np.median(timed)),
         "allreduce_ms": allreduce * 1e3,
+        "allreduce_alone_ms": whole * 1e3,
+        "allreduce_per_layer_ms": buckets * 1e3,
         "gradient_mb": model.params.nbytes / 1e6,
     }
+
+
+def _allreduce_layouts(world, grads, net, repeats: int = 10) -> tuple[float, float]:
+    """Median seconds of one Allreduce of the whole gradient buffer, and of one per
+    Dense layer (the buckets DDP would start as backward reaches each layer)."""
+    layers = [(spec.w_offset, spec.w_offset + spec.n_in * spec.n_out + spec.n_out)
+              for spec in net.layers if spec.kind == 0]  # fmt: skip
+    results = []
+    for pieces in ([(0, grads.size)], layers):
+        times = []
+        for _ in range(repeats):
+            world.barrier()
+            began = time.perf_counter()
+            for start, stop in pieces:
+                world.allreduce(grads[start:stop], "bench")
+            times.append(time.perf_counter() - began)
+        results.append(float(np.median(times)))
+    return results[0], results[1]
 
 
 def _mpiexec() -> str:
@@ -181,8 +208,8 @@ def _table(rows) -> str:
     lines = [
         f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         "load average (1 min) before each layout in the last column",
-        "| workload | ranks x threads | samples/s | step ms | Allreduce ms/step | speed-up | "
-        "efficiency | load |",
+        "| workload | ranks x threads | samples/s | step ms | Allreduce ms/step (in the step; "
+        "alone; per layer) | speed-up | efficiency | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
     base = {r["workload"]: r for r in rows if r["ranks"] == 1 and r["threads"] == 1}
@@ -191,10 +218,18 @@ def _table(rows) -> str:
         cores = r["ranks"] * r["threads"]
         lines.append(
             f"| {r['workload']} | {r['ranks']} x {r['threads']} | {r['samples_per_s']:,.0f} | "
-            f"{r['step_ms']:.1f} | {r['allreduce_ms']:.2f} | {speedup:.2f}x | "
+            f"{r['step_ms']:.1f} | {_allreduce(r)} | {speedup:.2f}x | "
             f"{speedup / cores:.0%} | {r['load_before']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _allreduce(r) -> str:
+    if r["ranks"] == 1:
+        return "-"
+    return (
+        f"{r['allreduce_ms']:.2f}; {r['allreduce_alone_ms']:.2f}; {r['allreduce_per_layer_ms']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -170,6 +170,32 @@ def test_open_idx_refuses_compressed_truncated_and_foreign_files(tmp_path):
         fn.datasets.open_idx(tmp_path / "text")
 
 
+def test_disagreement_names_the_weights_when_no_setting_explains_them():
+    same = {"seed": "0", "weights": "aa", "random_state": "r"}
+    assert "weights differs" in disagreement([same, {**same, "weights": "bb"}])
+    only_seed = disagreement([same, {**same, "seed": "1", "weights": "bb", "random_state": "s"}])
+    assert "seed differs" in only_seed and "weights" not in only_seed.split(".")[0]
+
+
+def test_import_fastnn_does_not_start_mpi():
+    code = "import sys, fastnn, fastnn.distributed; assert 'mpi4py' not in sys.modules"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+@needs_mpi
+def test_without_mpiexec_a_distributed_script_is_plain_training(tmp_path):
+    """One process (MPI's singleton): the same bits as the script without the change."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(WORKER), "train", str(tmp_path), "epochs=3", "batch=40"]
+    subprocess.run(command, check=True, env=environment, timeout=120, cwd=tmp_path)
+    run = json.loads((tmp_path / "rank0.json").read_text())["runs"][0]
+    model, history = worker.reference(epochs=3, batch_size=40)
+    assert run["params"] == model.params.tolist() and run["history"] == history.history
+    saved = json.loads((tmp_path / "rank0.json").read_text())
+    assert saved["size"] == 1
+
+
 # ---------------------------------------------------------------- MPI jobs
 
 
