@@ -57,7 +57,7 @@ class Step:
         self.grads = np.zeros_like(model.params)
         self.segments = self.net.segments()
         model.optimizer.build(model.params.size, model.dtype)
-        model.optimizer.prepare()
+        self.rule = model.optimizer.step_spec()
 
     def forward(self):
         return self.backend.forward(self.net, self.model.params, self.x, self.ws, True, 0, 0)
@@ -70,8 +70,8 @@ class Step:
         self.backend.backward(self.net, self.model.params, self.grads, self.ws, self.x)
 
     def update(self) -> None:
-        optimizer = self.model.optimizer
-        optimizer.apply(self.backend, self.model.params, self.grads, self.segments, 0)
+        states = self.model.optimizer.states
+        self.backend.step(self.rule, self.model.params, self.grads, states, self.segments, 1e-3, 1)
 
     def all(self) -> None:
         self.forward()

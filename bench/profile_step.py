@@ -1,5 +1,5 @@
-"""A W1 training step as fit runs it (one train_step call) against the four calls it
-replaced, part by part.
+"""A W1 training step as fit runs it (one training session's train_step call) against
+the four calls it replaced, part by part.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/profile_step.py [--threads 1]
 
@@ -7,7 +7,7 @@ Every timed call takes the next batch of a shuffled epoch (so gathered rows come
 memory as in training, not from cache); times are the minimum over blocks of calls
 (bench/profile_w1.py's best_of: what a call costs undisturbed on a shared machine), the
 parts taking turns. Last, fit's own Python per batch: epochs of Model.fit with a
-backend whose train_step returns at once.
+backend whose session's train_step returns at once.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_w1 import BATCH, BATCHES, best_of, build, fit_epoch, table
 
 import fastnn as fn
-from fastnn.backends.spec import Metric
+from fastnn.backends.spec import Metric, TrainingBuffers
 from fastnn.benchmark import data as bench_data
 
 
@@ -49,9 +49,9 @@ def step_costs(model: fn.Model, X, y, rounds: int) -> list[tuple[str, float]]:
     segments, loss = net.segments(), model.loss.spec
     optimizer = model.optimizer
     optimizer.build(params.size, params.dtype)
-    rule = optimizer.prepare()
+    rule = optimizer.step_spec()
     xbuf, ybuf = np.empty((BATCH, X.shape[1]), X.dtype), np.empty(BATCH, y.dtype)
-    batches, totals, metrics = Batches(X.shape[0]), np.zeros(1), (Metric.ACCURACY,)
+    batches, metrics = Batches(X.shape[0]), (Metric.ACCURACY,)
 
     def take():
         rows = batches.next()
@@ -64,28 +64,29 @@ def step_costs(model: fn.Model, X, y, rounds: int) -> list[tuple[str, float]]:
         backend.loss_grad(net, loss, params, ws, ybuf)
         (out.argmax(axis=1) == ybuf).sum()  # the accuracy fit summed in NumPy
         backend.backward(net, params, grads, ws, xbuf)
-        optimizer.apply(backend, params, grads, segments, 0)
+        backend.step(rule, params, grads, optimizer.states, segments, 1e-3, 1)
 
-    def train_step(rows=None, x=X, yy=y):
-        backend.train_step(
-            net, loss, rule, params, grads, optimizer.states, segments, ws, x, yy, None,
-            batches.next() if rows is None else rows, 1e-3, 1, 0, 1, metrics, totals,
-        )  # fmt: skip
+    buffers = TrainingBuffers(params, grads, tuple(optimizer.states))
+    session = backend.session(net, loss, rule, buffers, BATCH, metrics)
+    session.bind_data(X, y)
+
+    def train_step():
+        session.train_step(batches.next(), 1e-3, 1, 1)
 
     take()
     gathered_x, gathered_y = xbuf.copy(), ybuf.copy()
+    contiguous = backend.session(net, loss, rule, buffers, BATCH, metrics)
+    contiguous.bind_data(gathered_x, gathered_y)
+    whole = slice(0, BATCH)
 
     def train_step_gathered():  # the batch already contiguous: no gather
-        backend.train_step(
-            net, loss, rule, params, grads, optimizer.states, segments, ws, gathered_x,
-            gathered_y, None, None, 1e-3, 1, 0, 1, metrics, totals,
-        )  # fmt: skip
+        contiguous.train_step(whole, 1e-3, 1, 1)
 
     def four_calls_gathered():  # the separate optimizer pass, no gather, no metric
         backend.forward(net, params, gathered_x, ws, True, 0, 1)
         backend.loss_grad(net, loss, params, ws, gathered_y)
         backend.backward(net, params, grads, ws, gathered_x)
-        optimizer.apply(backend, params, grads, segments, 0)
+        backend.step(rule, params, grads, optimizer.states, segments, 1e-3, 1)
 
     parts = [
         ("np.take of a batch (x, y)", take),
@@ -109,15 +110,31 @@ def interleaved_best(parts, rounds: int) -> list[tuple[str, float]]:
 
 
 class _Instant:
-    """A backend whose train_step costs nothing: what fit spends around it remains."""
+    """A backend whose session's train_step costs nothing: what fit spends around it
+    remains."""
 
     def __init__(self, inner) -> None:
         self.name, self.inner = inner.name, inner
 
-    def workspace(self, net, batch):
-        return self.inner.workspace(net, batch)
+    def session(self, *args, **kwargs):
+        return _InstantSession(self.inner.session(*args, **kwargs))
 
-    def train_step(self, *args):
+
+class _InstantSession:
+    def __init__(self, inner) -> None:
+        self.inner, self.params, self.grads = inner, inner.params, inner.grads
+        self.states, self.totals = inner.states, inner.totals
+
+    def bind_data(self, *args):
+        pass
+
+    def release_data(self):
+        pass
+
+    def reset_totals(self):
+        pass
+
+    def train_step(self, rows, lr, t, dropout_step):
         return 0.5
 
 

@@ -84,8 +84,10 @@ def step_parts(model: fn.Model, X, y) -> list[tuple[str, float]]:
     def backward():
         backend.backward(net, params, grads, ws, xb)
 
+    rule = optimizer.step_spec()
+
     def step():
-        optimizer.apply(backend, params, grads, segments, 0)
+        backend.step(rule, params, grads, optimizer.states, segments, 1e-3, 1)
 
     forward(), loss(), backward()
     parts = [gather, forward, loss, backward, step]

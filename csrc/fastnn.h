@@ -217,8 +217,10 @@ void fnn_dropout_apply_f64(ptrdiff_t count, const double *x, const uint8_t *mask
  * n rows of k outputs: a is the output layer's activation, z its pre-activation (both
  * n x k, contiguous). Targets are either `labels` (n int64 class indices, meaning
  * one-hot rows) or `targets` (n x k); the other pointer is NULL. `weights` (n sample
- * weights) may be NULL. Writes grad (n x k) = dL/dz of the mean loss over the n rows,
- * and *loss = that mean (without regularization), summed in double in row order.
+ * weights) may be NULL. Writes grad (n x k) = dL/dz of the loss (the sum over the n
+ * rows of each row's loss, divided by `denominator`: n for the mean; a data-parallel
+ * worker passes the whole batch's size), and *loss = that value (without
+ * regularization), summed in double in row order.
  * softmax + cross_entropy / kl_divergence and sigmoid + binary_cross_entropy are fused
  * (gradient straight from the logits: no inf or NaN for finite input); every other
  * pair multiplies dL/da by act'. Same formulas as reference.loss_terms.
@@ -227,11 +229,11 @@ void fnn_dropout_apply_f64(ptrdiff_t count, const double *x, const uint8_t *mask
 int fnn_loss_grad_f32(int loss, double loss_param, int act, double act_param,
                       ptrdiff_t n, ptrdiff_t k, const float *a, const float *z,
                       const int64_t *labels, const float *targets, const float *weights,
-                      float *grad, double *loss_out);
+                      double denominator, float *grad, double *loss_out);
 int fnn_loss_grad_f64(int loss, double loss_param, int act, double act_param,
                       ptrdiff_t n, ptrdiff_t k, const double *a, const double *z,
                       const int64_t *labels, const double *targets, const double *weights,
-                      double *grad, double *loss_out);
+                      double denominator, double *grad, double *loss_out);
 
 /* A training metric's sum over n rows of outputs (n x k, contiguous) against labels or
  * targets (as fnn_loss_grad_*), added to *sum (in double, rows in order); the mean is
@@ -394,10 +396,19 @@ typedef struct fnn_train_step {
     const int *metrics;
     int n_metrics;
     double *totals;
+    /* When these n rows are one worker's part of a larger batch (data-parallel
+     * training): they start at row `row_offset` of that batch (Dropout draws the masks
+     * of those rows), the loss and its gradient are divided by `denominator` (the whole
+     * batch's size), and `skip_penalty` leaves the regularization penalty to another
+     * worker. All zero (one process): offset 0, denominator n, penalty included. */
+    ptrdiff_t row_offset;
+    double denominator;
+    int skip_penalty;
 } fnn_train_step;
 
-/* One training step: (gather,) forward in training mode, loss + penalty into *loss_out,
- * and only when that loss is finite: the metrics, backward and the optimizer update.
+/* One training step: (gather,) forward in training mode, loss + penalty into *loss_out
+ * (as row_offset, denominator and skip_penalty say), and only when that loss is finite:
+ * the metrics, backward and the optimizer update.
  * A non-finite loss leaves params, grads, states and totals untouched (the caller
  * decides what divergence means). Without clipnorm, and when the segments are the
  * net's own (its trainable Dense layers' ranges, adjacent ones merged, as
@@ -411,6 +422,16 @@ int fnn_net_train_step_f32(const fnn_net *net, const fnn_workspace *ws,
                            const fnn_train_step *step, double *loss_out);
 int fnn_net_train_step_f64(const fnn_net *net, const fnn_workspace *ws,
                            const fnn_train_step *step, double *loss_out);
+
+/* The training step without the update (what data-parallel training runs before it
+ * reduces the gradients across workers): gather, forward, loss into *loss_out, and
+ * when that loss is finite the metrics and backward into step->grads. The optimizer
+ * fields of `step` are not read. fnn_net_train_step's bits are those of this call
+ * followed by fnn_step_* over step->segments. Same return codes. */
+int fnn_net_gradients_f32(const fnn_net *net, const fnn_workspace *ws,
+                          const fnn_train_step *step, double *loss_out);
+int fnn_net_gradients_f64(const fnn_net *net, const fnn_workspace *ws,
+                          const fnn_train_step *step, double *loss_out);
 
 /* A good number of rows for predict to push through the whole net at a time: every
  * layer's activations of a chunk stay in L1/L2. */

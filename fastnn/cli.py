@@ -8,8 +8,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 from . import __version__
 
 # Per data set: a network and schedule that train it well and fast. Any flag overrides.
@@ -209,17 +207,6 @@ def _optimizer(name: str, lr, weight_decay: float | None):
     return cls(lr=lr, weight_decay=weight_decay)
 
 
-def fold_standardization(model, mean, std) -> None:
-    """Make a model trained on (X - mean) / std take X itself: the first Dense layer's
-    x (W / std) + (b - (mean / std) W) is its old output on the standardized x."""
-    weights = model.get_weights()
-    W, b = weights[0], weights[1]
-    scale = 1.0 / np.asarray(std, dtype=np.float64)
-    weights[0] = W * scale[:, None]
-    weights[1] = b - (np.asarray(mean, dtype=np.float64) * scale) @ W
-    model.set_weights(weights)
-
-
 def _rank(args: argparse.Namespace) -> int:
     """This process's MPI rank with --distributed (initialising MPI), else 0."""
     if not getattr(args, "distributed", False):
@@ -290,7 +277,7 @@ def train(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
     )
     if standardize:
-        fold_standardization(model, mean, std)
+        fn.data.fold_standardization(model, mean, std)
     seconds = time.perf_counter() - started
     result = model.evaluate(X_test, y_test)
     say(

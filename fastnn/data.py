@@ -229,6 +229,35 @@ def standardize(
     return (X - mean) / std, mean, std
 
 
+def fold_standardization(model, mean: ArrayLike, std: ArrayLike) -> None:
+    """Make a model trained on standardized inputs take the raw ones.
+
+    After ``X_std, mean, std = standardize(X)`` and ``model.fit(X_std, ...)``,
+    ``fold_standardization(model, mean, std)`` rewrites the first Dense layer so that
+    ``model.predict(X)`` gives what ``model.predict(standardize(X, mean, std)[0])`` gave:
+    x (W / std) + (b - (mean / std) W) is x' W + b for x' = (x - mean) / std (in float64,
+    then stored in the model's dtype). The layer needs a bias.
+    """
+    from .layers import Dense
+
+    first = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
+    if first is None or not model.built:
+        raise ValueError("fold_standardization needs a built model with a Dense layer")
+    if not first.use_bias:
+        raise ValueError(
+            f"the first Dense layer ({first.name!r}) has no bias to fold the mean into"
+        )
+    W = first.W
+    mean = _as_statistic(mean, "mean", (W.shape[0],)).astype(np.float64)
+    scale = 1.0 / _as_statistic(std, "std", (W.shape[0],)).astype(np.float64)
+    bias = first.b - (mean * scale) @ W
+    weight = W * scale[:, None]
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        raise ValueError("fold_standardization: std must be nonzero (as standardize returns it)")
+    first.W[...] = weight
+    first.b[...] = bias
+
+
 def _as_statistic(value: ArrayLike, name: str, shape: tuple[int, ...]) -> np.ndarray:
     value = np.asarray(value, dtype=np.float64)
     if value.shape != shape:

@@ -1,14 +1,12 @@
 """Metrics: accuracy, mse, mae, and a confusion matrix.
 
-During fit a metric is averaged over the samples of each epoch; a metric here is the
-pair (sum over a batch, count), so that running means are exact whatever the batch size.
-The sums are the backends' (reference.metric_sum; fit has the backend compute them
-inside its training step).
+During fit and evaluate a metric is averaged over the samples; a metric is the pair
+(sum over a batch, count), so that running means are exact whatever the batch size.
+The sums are the active backend's (backend.metric_sum, or inside its training step);
+the functions here compute them with the NumPy reference, for plain arrays.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
@@ -52,13 +50,6 @@ def mse_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
 
 def mae_sum(pred: np.ndarray, y: np.ndarray, binary: bool = False) -> float:
     return reference.metric_sum(Metric.MAE, pred, y)
-
-
-SUMS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {
-    "accuracy": accuracy_sum,
-    "mse": mse_sum,
-    "mae": mae_sum,
-}
 
 
 def accuracy(y_true, y_pred) -> float:

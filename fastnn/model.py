@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends, losses, metrics, optimizers
 from . import validation as check
-from .backends.spec import Act, LayerKind, NetSpec
+from .backends.spec import Act, LayerKind, Metric, NetSpec, TrainingBuffers
 from .layers import Dense, Layer
 
 # Rows per forward pass in evaluate/forward_trace: big enough to amortise calls, small
@@ -47,7 +47,7 @@ class Model:
         self._grads: np.ndarray | None = None
         self._input_dim: int | None = None
         self._net: NetSpec | None = None
-        self._workspaces: dict = {}
+        self._session = None  # (what it was made for, the training session): see below
         self.loss: losses.LossFunction | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[str] = []
@@ -135,9 +135,9 @@ class Model:
             self.optimizer.build(total, self._dtype)
 
     def _invalidate(self) -> None:
-        """Forget the cached network description and workspaces (structure changed)."""
+        """Forget the cached network description and session (structure changed)."""
         self._net = None
-        self._workspaces.clear()
+        self._session = None
 
     def net(self) -> NetSpec:
         """The kernel-side description of the network (cached; a layer's change of
@@ -151,7 +151,7 @@ class Model:
                 offset += layer.n_params(n_in)
                 n_in = layer.output_dim(n_in)
             self._net = NetSpec(tuple(specs), offset, self._dtype)
-            self._workspaces.clear()
+            self._session = None
         return self._net
 
     # ------------------------------------------------------------ properties
@@ -177,7 +177,7 @@ class Model:
     @backend.setter
     def backend(self, name: str | None) -> None:
         self._backend_name = None if name is None else backends.check_name(name)
-        self._workspaces.clear()
+        self._session = None
 
     def backend_impl(self):
         return backends.resolve(self._backend_name)
@@ -221,6 +221,66 @@ class Model:
         from .training import fit
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, **options)
+
+    def training_session(self, batch_size: int):
+        """The backend's training session (fastnn.backends.base.TrainingSession) for
+        batches of up to ``batch_size`` rows, bound to this model: its parameters,
+        gradients and optimizer state (in place), its loss, optimizer rule and metrics,
+        and its Dropout seed. fit trains through it; so can you::
+
+            session = model.training_session(64)
+            session.bind_data(X, y)                       # validated arrays
+            loss = session.train_step(rows, lr, t, model.steps_trained)
+
+        (t counts the optimizer's steps from 1; fit also advances
+        model.optimizer.iterations and model.steps_trained). The model keeps the session
+        while all of that stays the same, so that every fit with this batch size reuses
+        its buffers; a change of structure, backend, loss, optimizer or metrics makes a
+        new one.
+        """
+        self._require_compiled()
+        if not self.built:
+            raise RuntimeError("the model is not built yet: give input_dim or call fit first")
+        batch = check.check_int("batch_size", batch_size, 1)
+        net = self.net()
+        self.optimizer.build(self._params.size, self._dtype)
+        states = tuple(self.optimizer.states)
+        backend = self.backend_impl()
+        made_for = (
+            backend,
+            net,
+            batch,
+            self.loss.spec,
+            self.optimizer.step_spec(),
+            self.metric_codes(),
+            self.dropout_seed,
+        )
+        if self._session is not None:
+            key, session = self._session
+            same_buffers = session.params is self._params and session.grads is self._grads
+            same_states = len(session.states) == len(states) and all(
+                a is b for a, b in zip(session.states, states)
+            )
+            if key == made_for and same_buffers and same_states:
+                return session
+        self._session = None  # its buffers go before the new one's are made
+        session = backend.session(
+            net,
+            self.loss.spec,
+            made_for[4],
+            TrainingBuffers(self._params, self._grads, states),
+            batch,
+            made_for[5],
+            dropout_seed=self.dropout_seed,
+        )
+        self._session = (made_for, session)
+        return session
+
+    def metric_codes(self) -> tuple[Metric, ...]:
+        """The backend's codes of the compiled metrics, in order (accuracy depends on the
+        head: see metrics.code)."""
+        binary = self.binary_outputs()
+        return tuple(metrics.code(name, binary) for name in self.metrics)
 
     def _require_compiled(self) -> None:
         if self.loss is None or self.optimizer is None:
@@ -283,16 +343,15 @@ class Model:
         backend, net = self.backend_impl(), self.net()
         batch = min(batch, X.shape[0])
         ws = backend.workspace(net, batch)  # per call: concurrent evaluates share nothing
-        spec = self.loss.spec
-        binary = self.binary_outputs()
+        spec, codes = self.loss.spec, self.metric_codes()
         loss_sum, sums = 0.0, dict.fromkeys(self.metrics, 0.0)
         for start in range(0, X.shape[0], batch):
             xb, yb = X[start : start + batch], y[start : start + batch]
             wb = None if weight is None else weight[start : start + batch]
             out = backend.forward(net, self._params, xb, ws, False, self.dropout_seed, 0)
             loss_sum += backend.loss_grad(net, spec, self._params, ws, yb, wb) * xb.shape[0]
-            for name in self.metrics:
-                sums[name] += metrics.SUMS[name](out, yb, binary)
+            for name, code in zip(self.metrics, codes):
+                sums[name] += backend.metric_sum(code, out, yb)
         n = X.shape[0]
         return {"loss": loss_sum / n, **{name: total / n for name, total in sums.items()}}
 

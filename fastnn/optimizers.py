@@ -64,7 +64,6 @@ class Optimizer:
         )
         self.iterations = 0  # steps taken; Adam's t is iterations after the increment
         self.states: list[np.ndarray] = []
-        self._spec: StepSpec | None = None
 
     # ---- what the kernels see
     def step_spec(self) -> StepSpec:
@@ -90,26 +89,6 @@ class Optimizer:
                 np.full(n_params, spec.initial_state_value(i), dtype=dtype) for i in range(wanted)
             ]
             self.iterations = 0
-
-    def apply(self, backend, params, grads, segments, epoch: int) -> None:
-        """One update of the parameters in ``segments`` with the gradients ``grads``."""
-        if self._spec is None:
-            self.prepare()
-        self.iterations += 1
-        backend.step(
-            self._spec,
-            params,
-            grads,
-            self.states,
-            segments,
-            self.learning_rate(epoch),
-            self.iterations,
-        )
-
-    def prepare(self) -> StepSpec:
-        """Freeze the rule's spec for a run of steps (fit calls this once); returns it."""
-        self._spec = self.step_spec()
-        return self._spec
 
     # ---- persistence
     def get_config(self) -> dict:

@@ -1,32 +1,53 @@
 """The training loop behind Model.fit.
 
-Per batch: one backend call, ``train_step``, that gathers the shuffled rows, runs the
-forward pass, the loss and its gradient, the training metrics' batch sums, backprop and
-the optimizer update (the native backend does all of it in one C call, allocating
-nothing). Around it: validation split, shuffling from the model's seeded stream,
-callbacks, progress, and the two ways training stops early without losing the user's
-work:
+fit trains through the model's training session (``Model.training_session``, bound once
+per fit to the model's buffers and the training rows). Per batch: one call,
+``session.train_step``, that gathers the shuffled rows, runs the forward pass, the loss
+and its gradient, the training metrics' batch sums, backprop and the optimizer update
+(the native backend does all of it in one C call, allocating nothing). Around it:
+validation split, shuffling from the model's seeded stream, callbacks, progress, and the
+two ways training stops early without losing the user's work:
 
 * divergence: a NaN/inf loss is caught before the step that would use it; training
   stops with a RuntimeWarning naming the epoch and batch, and the model keeps the last
   finite weights (those of the epoch's start if the current ones are not finite);
 * Ctrl-C: SIGINT only raises a flag; the loop stops at the next batch boundary, so no
   step is ever half applied, and warns where it stopped.
+
+The strategy hook
+-----------------
+How one batch is run, and how an epoch's sums become its logs, is left to a strategy
+object: ``fit(..., strategy=s)``, else the compiled optimizer's ``strategy`` attribute
+if it has one, else ``LOCAL``. A strategy has two methods (see ``Strategy``):
+
+* ``run_batch(session, rows, lr, t, dropout_step) -> loss``: one optimizer step on the
+  batch ``rows`` (int64 indices into the training rows, or a slice), returning the
+  batch's mean loss, the same in every process; a non-finite loss must mean that
+  nothing changed (fit then stops: divergence);
+* ``epoch_sums(session, loss_sum, seen) -> (loss_sum, metric_sums, seen)``: this
+  process's running sums at the epoch's end (the sum of loss * batch rows, the
+  session's metric totals, the rows stepped) as the epoch's over every process.
+
+``LOCAL`` (one process) is ``session.train_step`` and the sums as they are. A
+data-parallel strategy (fastnn.distributed) splits ``rows`` across the ranks, calls
+``session.compute_gradients(part, dropout_step, row_offset=first_row_of_part,
+denominator=len(rows), penalty=rank == 0)``, Allreduces ``session.grads`` and the loss,
+then ``session.apply_gradients(lr, t)``; at the epoch's end it sums the metric totals
+across the ranks. Everything else in fit stays the same for every strategy.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import signal
 import threading
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 import numpy as np
 
-from . import metrics as metric_fns
 from . import validation as check
 from .callbacks import Callback, History
 from .progress import ProgressLogger
@@ -46,6 +67,7 @@ def fit(
     target_loss: float | None = None,
     sample_weight=None,
     initial_epoch: int | None = None,
+    strategy: Strategy | None = None,
 ) -> History:
     """Train ``model`` on (X, y); returns the History (also kept as model.history).
 
@@ -58,6 +80,7 @@ def fit(
     verbose: 0 silent, 1 a live bar per epoch (tqdm) or a line, 2 a line per epoch.
     target_loss: stop after the first epoch whose mean training loss is below it.
     sample_weight: per-row weights of the loss.
+    strategy: how each batch is run (see the module's docstring); default one process.
     """
     model._require_compiled()
     epochs = check.check_int("epochs", epochs, 0)
@@ -69,6 +92,7 @@ def fit(
     if target_loss is not None:
         target_loss = check.check_float("target_loss", target_loss)
     callbacks = _check_callbacks(callbacks)
+    strategy = _check_strategy(strategy, model.optimizer)
     if initial_epoch is not None:
         initial_epoch = check.check_int("initial_epoch", initial_epoch, 0)
         run_epochs = max(epochs - initial_epoch, 0)
@@ -81,7 +105,6 @@ def fit(
     (X, y, weight), validation = _split_validation(
         model, X, y, weight, validation_split, validation_data
     )
-    loop = _Loop(model, X, y, weight, batch_size, shuffle)
     history = History()
     history.params = {"epochs": run_epochs, "batch_size": batch_size, "samples": X.shape[0]}
     progress = ProgressLogger(verbose, run_epochs, X.shape[0])
@@ -91,6 +114,7 @@ def fit(
     model.history = history
     model.stop_training = False
 
+    loop = _Loop(model, X, y, weight, batch_size, shuffle, strategy)
     for callback in everyone:
         callback.on_train_begin({})
     first = model.epochs_trained if initial_epoch is None else initial_epoch
@@ -117,75 +141,84 @@ def fit(
                 if model.stop_training:
                     break
     finally:
+        loop.close()
         progress.close()
     for callback in everyone:
         callback.on_train_end({})
     return history
 
 
-class _Loop:
-    """Buffers and per-batch work of one fit call."""
+class Strategy(Protocol):
+    """How fit runs one batch and totals an epoch (the module's docstring has the rules)."""
 
-    def __init__(self, model, X, y, weight, batch_size: int, shuffle: bool) -> None:
+    def run_batch(self, session, rows, lr: float, t: int, dropout_step: int) -> float: ...
+
+    def epoch_sums(self, session, loss_sum: float, seen: int) -> tuple: ...
+
+
+class LocalStrategy:
+    """One process: a batch is one session.train_step; the sums are this process's."""
+
+    def run_batch(self, session, rows, lr: float, t: int, dropout_step: int) -> float:
+        return session.train_step(rows, lr, t, dropout_step)
+
+    def epoch_sums(self, session, loss_sum: float, seen: int) -> tuple:
+        return loss_sum, session.totals, seen
+
+
+LOCAL = LocalStrategy()
+
+
+def _check_strategy(strategy, optimizer) -> Strategy:
+    if strategy is None:
+        strategy = getattr(optimizer, "strategy", None) or LOCAL
+    for method in ("run_batch", "epoch_sums"):
+        if not callable(getattr(strategy, method, None)):
+            raise TypeError(
+                f"strategy must have run_batch and epoch_sums methods (see "
+                f"fastnn.training.Strategy); got {type(strategy).__name__}"
+            )
+    return strategy
+
+
+class _Loop:
+    """The training session and per-batch work of one fit call."""
+
+    def __init__(self, model, X, y, weight, batch_size: int, shuffle, strategy) -> None:
         self.model = model
-        self.X, self.y, self.weight = X, y, weight
         self.n = X.shape[0]
         self.batch = min(batch_size, self.n)
         self.shuffle = shuffle
-        self.backend = model.backend_impl()
-        self.net = model.net()
-        key = (self.backend.name, self.net, self.batch)
-        if key not in model._workspaces:
-            model._workspaces.clear()  # one cached workspace: the latest batch size
-            model._workspaces[key] = self.backend.workspace(self.net, self.batch)
-        self.ws = model._workspaces[key]
-        self.segments = self.net.segments()
-        self.loss_spec = model.loss.spec
-        model.optimizer.build(model.params.size, model.dtype)
-        self.rule = model.optimizer.prepare()
+        self.strategy = strategy
+        self.session = model.training_session(self.batch)
+        self.session.bind_data(X, y, weight)
         # the last weights known to be finite: refreshed at each epoch's start
         self.snapshot = [model.params.copy(), *(s.copy() for s in model.optimizer.states)]
         self.metric_names = list(model.metrics)
-        binary = model.binary_outputs()
-        self.metric_codes = tuple(metric_fns.code(name, binary) for name in self.metric_names)
-        self.totals = np.zeros(len(self.metric_names))  # the epoch's metric sums
+
+    def close(self) -> None:
+        self.session.release_data()  # the model keeps its session, not the training data
 
     def run_epoch(self, epoch: int, callbacks, progress: ProgressLogger, interrupted):
         model, optimizer = self.model, self.model.optimizer
-        X, Y, W, codes, totals = self.X, self.y, self.weight, self.metric_codes, self.totals
-        train = functools.partial(
-            self.backend.train_step,
-            self.net,
-            self.loss_spec,
-            self.rule,
-            model.params,
-            model._grads,
-            optimizer.states,
-            self.segments,
-            self.ws,
-        )
+        session, run_batch = self.session, self.strategy.run_batch
         self._take_snapshot()
         order = model._shuffle_rng.permutation(self.n) if self.shuffle else None
         batch_hooks = [cb for cb in callbacks if cb.wants_batches()]
         lr = optimizer.learning_rate(epoch)
-        totals[:] = 0
+        session.reset_totals()
         loss_sum = 0.0
         for index, start in enumerate(range(0, self.n, self.batch)):
             if interrupted.is_set():
                 _warn_interrupted(epoch, index)
                 return None
             stop = min(start + self.batch, self.n)
-            if order is None:  # contiguous rows: views, no copy
-                x, y, rows = X[start:stop], Y[start:stop], None
-                w = None if W is None else W[start:stop]
-            else:  # the backend gathers the rows
-                x, y, w, rows = X, Y, W, order[start:stop]
+            # contiguous rows are read in place; shuffled ones gathered by the backend
+            rows = slice(start, stop) if order is None else order[start:stop]
             for callback in batch_hooks:
                 callback.on_batch_begin(index, {})
             t = optimizer.iterations + 1
-            loss = train(
-                x, y, w, rows, lr, t, model.dropout_seed, model.steps_trained, codes, totals
-            )
+            loss = run_batch(session, rows, lr, t, model.steps_trained)
             if not math.isfinite(loss):  # the step changed nothing
                 self._diverged(epoch, index, loss)
                 return None
@@ -200,6 +233,7 @@ class _Loop:
                 if model.stop_training:
                     break
         seen = min(self.n, (index + 1) * self.batch)
+        loss_sum, totals, seen = self.strategy.epoch_sums(session, loss_sum, seen)
         logs = {"loss": loss_sum / seen}
         logs.update((name, float(total) / seen) for name, total in zip(self.metric_names, totals))
         return logs

@@ -24,24 +24,6 @@ def _accuracy(out: str) -> float:
     return float(match.group(1))
 
 
-@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 2e-4)])
-def test_folded_standardization_gives_the_same_outputs(dtype, rtol):
-    (X, y), (X_test, _) = fn.datasets.load_default()
-    X, X_test = X.astype(dtype), X_test.astype(dtype)  # standardized in the model's dtype
-    X_std, mean, std = fn.data.standardize(X)
-    assert np.any(std == 1.0), "want a constant pixel (std 0 -> divided by 1) in the test"
-    model = fn.Model(
-        [fn.Dense(32, "relu"), fn.Dense(10, "softmax")], input_dim=64, seed=1, dtype=dtype
-    )
-    model.compile(loss="cross_entropy", optimizer="adam")
-    model.fit(X_std, y, epochs=3, batch_size=32, verbose=0)
-    expected = model.predict(fn.data.standardize(X_test, mean, std)[0])
-
-    cli.fold_standardization(model, mean, std)
-
-    np.testing.assert_allclose(model.predict(X_test), expected, rtol=rtol, atol=rtol * 1e-2)
-
-
 def test_flags_override_the_recipe(capsys):
     status, out, err = _train(
         capsys,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fastnn as fn
 from fastnn.data import batches, one_hot, standardize, train_test_split
 
 
@@ -247,3 +248,33 @@ class TestBatches:
             batches(np.zeros(4), batch_size=2.5)
         with pytest.raises(ValueError, match="same number of samples"):
             batches(np.zeros(4), np.zeros(3))
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 2e-4)])
+def test_folded_standardization_gives_the_same_outputs(dtype, rtol):
+    (X, y), (X_test, _) = fn.datasets.load_default()
+    X, X_test = X.astype(dtype), X_test.astype(dtype)  # standardized in the model's dtype
+    X_std, mean, std = fn.data.standardize(X)
+    assert np.any(std == 1.0), "want a constant pixel (std 0 -> divided by 1) in the test"
+    model = fn.Model(
+        [fn.Dense(32, "relu"), fn.Dense(10, "softmax")], input_dim=64, seed=1, dtype=dtype
+    )
+    model.compile(loss="cross_entropy", optimizer="adam")
+    model.fit(X_std, y, epochs=3, batch_size=32, verbose=0)
+    expected = model.predict(fn.data.standardize(X_test, mean, std)[0])
+
+    fn.data.fold_standardization(model, mean, std)
+
+    np.testing.assert_allclose(model.predict(X_test), expected, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_folding_needs_a_bias_and_the_statistics_of_each_feature():
+    model = fn.Model([fn.Dense(3, use_bias=False), fn.Dense(2)], input_dim=4, seed=0)
+    with pytest.raises(ValueError, match="bias"):
+        fn.data.fold_standardization(model, np.zeros(4), np.ones(4))
+    model = fn.Model([fn.Dropout(0.2), fn.Dense(2)], input_dim=4, seed=0)
+    with pytest.raises(ValueError, match="std must have shape"):
+        fn.data.fold_standardization(model, np.zeros(4), np.ones(3))
+    before = model.predict(np.full((1, 4), 3.0))
+    fn.data.fold_standardization(model, np.ones(4), np.full(4, 0.5))  # 2.5 -> (2.5 - 1) / 0.5
+    np.testing.assert_allclose(model.predict(np.ones((1, 4)) * 2.5), before, rtol=1e-6)

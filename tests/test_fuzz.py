@@ -309,7 +309,7 @@ def _net_spec(dtype):
 def _valid_calls(dtype):
     """{entry point: (function, valid keyword arguments)}, made fresh for each example."""
     from fastnn.backends import _native, native
-    from fastnn.backends.spec import Act, Loss, LossSpec, Opt, StepSpec, Workspace
+    from fastnn.backends.spec import Act, Loss, LossSpec, Opt, StepSpec, TrainingBuffers, Workspace
 
     rng = np.random.default_rng(0)
 
@@ -331,6 +331,31 @@ def _valid_calls(dtype):
         return _native.NetBuffers(net, workspace)
 
     plain = Workspace(net, 8)
+    adam = StepSpec(Opt.ADAM, clipnorm=1.0)
+
+    def buffers():
+        return TrainingBuffers(params.copy(), np.zeros_like(params), (
+            np.zeros_like(params), np.zeros_like(params)))  # fmt: skip
+
+    def session(**bound):
+        made = _native.TrainSession(net, ce, adam, buffers(), native.NativeWorkspace(net, 8))
+        made.bind_data(**bound) if bound else made.bind_data(x, labels)
+        return made
+
+    def session_bind_data(X, y, sample_weight):
+        session().bind_data(X, y, sample_weight)
+
+    def session_train_step(rows, lr, t, dropout_step):
+        return session().train_step(rows, lr, t, dropout_step)
+
+    def session_compute_gradients(rows, dropout_step, row_offset, denominator, penalty):
+        return session().compute_gradients(
+            rows, dropout_step, row_offset=row_offset, denominator=denominator, penalty=penalty
+        )
+
+    def session_apply_gradients(lr, t):
+        session().apply_gradients(lr, t)
+
     return {
         "net_forward": (
             _native.net_forward,
@@ -358,25 +383,50 @@ def _valid_calls(dtype):
             ),
         ),
         "grad_norm": (_native.grad_norm, dict(grads=array(51), segments=net.segments())),
-        "act_forward": (_native.act_forward, dict(act=int(Act.TANH), param=0.0, x=array(3, 4))),
+        "act_forward": (_native.act_forward, dict(act=int(Act.TANH), z=array(3, 4), param=0.0)),
         "act_grad": (
             _native.act_grad,
-            dict(act=int(Act.GELU), param=0.0, a=array(3, 4), z=array(3, 4), d=array(3, 4)),
+            dict(act=int(Act.GELU), a=array(3, 4), z=array(3, 4), da=array(3, 4), param=0.0),
         ),
         "loss_grad": (
             _native.loss_grad,
             dict(
-                loss=int(Loss.CROSS_ENTROPY),
-                loss_param=0.0,
+                loss=ce,
                 act=int(Act.SOFTMAX),
-                act_param=0.0,
                 a=np.full((5, 3), 1 / 3, dtype),
                 z=array(5, 3),
                 y=labels,
                 sample_weight=None,
-                grad=array(5, 3),
+                act_param=0.0,
+                denominator=8,
             ),
         ),
+        "TrainSession": (
+            _native.TrainSession,
+            dict(
+                net=net,
+                loss=ce,
+                step_spec=adam,
+                buffers=buffers(),
+                workspace=native.NativeWorkspace(net, 8),
+                metrics=(0, 3),
+                dropout_seed=3,
+                segments=net.segments(),
+            ),
+        ),
+        "session.bind_data": (
+            session_bind_data,
+            dict(X=array(9, 4), y=np.arange(9) % 3, sample_weight=array(9)),
+        ),
+        "session.train_step": (
+            session_train_step,
+            dict(rows=np.array([4, 0, 2]), lr=0.01, t=1, dropout_step=5),
+        ),
+        "session.compute_gradients": (
+            session_compute_gradients,
+            dict(rows=np.array([1, 3]), dropout_step=2, row_offset=4, denominator=6, penalty=True),
+        ),
+        "session.apply_gradients": (session_apply_gradients, dict(lr=0.01, t=2)),
         "dropout_mask": (
             _native.dropout_mask,
             dict(seed=1, step=2, layer=1, shape=(3, 4), rate=0.3),
@@ -453,8 +503,7 @@ def test_native_entry_points_refuse_what_c_cannot_take():
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 4))
-    with pytest.raises(ValueError, match="aligned"):
-        _native.act_forward(4, 0.0, _misaligned(x))
+    np.testing.assert_allclose(_native.act_forward(4, _misaligned(x)), np.tanh(x), rtol=1e-12)
     with pytest.raises(ValueError, match="aligned"):
         _native.gemm(x, x.T, out=_misaligned(np.zeros((3, 3))))
     a, b = _misaligned(x), _misaligned(x.T.copy())  # inputs the GEMM copies

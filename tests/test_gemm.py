@@ -228,7 +228,7 @@ def test_act_grad_epilogue_on_backprop_product(level, m, n, k, act, dtype):
     a_out = np.maximum(random(rng, (m, n), dtype), 0)  # about half exactly zero
     got = nv.gemm(dy, w, trans_b=True, aux=a_out, act=act)
     prod = dy.astype(np.float64) @ w.T.astype(np.float64)
-    want = reference.activation_grad(Act[act.upper()], a_out.astype(np.float64), None, prod)
+    want = reference.act_grad(Act[act.upper()], a_out.astype(np.float64), None, prod)
     check(got, dy, w.T, dtype, want=want)
 
 
@@ -259,9 +259,7 @@ def test_epilogues_through_the_activation_kernels(level, act, dtype):
     aux = z if code == Act.GELU else got
     grad = nv.gemm(dy, w2, trans_b=True, aux=aux, act=act, act_param=param)
     prod = dy.astype(np.float64) @ w2.T.astype(np.float64)
-    want = reference.activation_grad(
-        code, got.astype(np.float64), z.astype(np.float64), prod, param
-    )
+    want = reference.act_grad(code, got.astype(np.float64), z.astype(np.float64), prod, param)
     assert np.allclose(grad, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 100)
 
 

@@ -126,9 +126,10 @@ def test_ctrl_c_inside_a_kernel_stops_fit_at_the_next_batch_boundary():
     model = _model()
     main = threading.get_ident()
     clock = _BatchClock()
-    # the second batch's training step (forward, backward and update: one call into C)
+    # the second batch's training step (forward, backward and update: one call into C,
+    # made by fit's LocalStrategy.run_batch, the Python frame on top during it)
     sender = _ctrl_c_when(
-        lambda: len(clock.begins) == 2 and _in_native_call(main, "train_step", "native.py")
+        lambda: len(clock.begins) == 2 and _in_native_call(main, "run_batch", "training.py")
     )
     with pytest.warns(RuntimeWarning, match=r"interrupted .* epoch 1, before batch 3"):
         history = model.fit(X, y, epochs=2, batch_size=BATCH, verbose=0, callbacks=[clock])

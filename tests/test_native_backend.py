@@ -3,12 +3,11 @@
 forward / loss_grad / backward / step / predict for every activation and loss pair,
 Dropout, frozen layers, layers without bias, regularizers; then the properties the
 native backend promises on top: bitwise identical results for any thread count, no
-allocation per batch, thread-safe predict.
+allocation per batch, thread-safe predict. (The training session: test_session.py.)
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 
 from fastnn.backends import native
-from fastnn.backends.reference import ReferenceBackend, metric_sum
+from fastnn.backends.reference import ReferenceBackend
 from fastnn.backends.spec import (
     Act,
     LayerKind,
@@ -34,6 +33,7 @@ from fastnn.backends.spec import (
     NetSpec,
     Opt,
     StepSpec,
+    TrainingBuffers,
 )
 
 pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason=f"{native.IMPORT_ERROR}")
@@ -362,8 +362,8 @@ def test_adam_is_bitwise_identical_for_one_and_two_threads():
 @pytest.mark.parametrize("one_call", [False, True])
 def test_training_allocates_nothing_per_batch(one_call):
     """After a warm-up, steps create no arrays: tracemalloc (which sees NumPy's buffers)
-    records no growth, and no peak above a few small Python objects; with train_step too
-    (rows gathered, metrics summed)."""
+    records no growth, and no peak above a few small Python objects; with a session's
+    train_step too (rows gathered, metrics summed)."""
     rng = np.random.default_rng(8)
     net, params = make_net(
         64,
@@ -382,15 +382,15 @@ def test_training_allocates_nothing_per_batch(one_call):
     states = [np.zeros_like(params), np.zeros_like(params)]
     segments = net.segments()
 
-    rows, metrics, totals = np.arange(95, -1, -1), (Metric.ACCURACY, Metric.MAE), np.zeros(2)
+    rows, metrics = np.arange(95, -1, -1), (Metric.ACCURACY, Metric.MAE)
+    buffers = TrainingBuffers(params, grads, tuple(states))
+    session = backend.session(net, loss, spec, buffers, 96, metrics, dropout_seed=3)
+    session.bind_data(x, y)
 
     def train(first, count):
         for t in range(first, first + count):
             if one_call:
-                backend.train_step(
-                    net, loss, spec, params, grads, states, segments, ws, x, y, None, rows,
-                    1e-3, t, 3, t, metrics, totals,
-                )  # fmt: skip
+                session.train_step(rows, 1e-3, t, t)
                 continue
             backend.forward(net, params, x, ws, True, 3, t)
             backend.loss_grad(net, loss, params, ws, y)
@@ -499,237 +499,6 @@ def test_bad_arguments_get_clear_errors():
         backend.backward(other, np.zeros(other.n_params), np.zeros(other.n_params), ws, x[:4])
     with pytest.raises(ValueError, match="grads"):
         backend.backward(other, np.zeros(other.n_params), np.zeros(3), ws, x)
-
-
-# ------------------------------------------------------------------ one call per step
-
-OPTIMIZERS = {
-    "sgd": StepSpec(Opt.SGD),
-    "momentum": StepSpec(Opt.SGD, momentum=0.9),
-    "nesterov": StepSpec(Opt.SGD, momentum=0.8, nesterov=True),
-    "adam": StepSpec(Opt.ADAM),
-    "adamw": StepSpec(Opt.ADAMW, weight_decay=0.05),
-    "rmsprop": StepSpec(Opt.RMSPROP, momentum=0.5),
-    "adagrad": StepSpec(Opt.ADAGRAD),
-}
-ALL_METRICS = (Metric.ACCURACY, Metric.BINARY_ACCURACY, Metric.MSE, Metric.MAE)
-
-
-class Trainer:
-    """One backend's parameters, gradients, optimizer state and metric totals, stepped
-    by train_step or by the four calls it stands for."""
-
-    def __init__(self, backend, net, params, spec, batch, loss, metrics=ALL_METRICS):
-        dtype = net.dtype.type
-        self.backend, self.net, self.spec, self.loss = backend, net, spec, loss
-        self.params, self.ws = params.copy(), backend.workspace(net, batch)
-        self.grads = np.full(net.n_params, 7.0, dtype)  # frozen layers must keep this
-        self.states = [
-            np.full(net.n_params, spec.initial_state_value(i), dtype)
-            for i in range(spec.n_states())
-        ]
-        self.metrics, self.totals = metrics, np.zeros(len(metrics))
-        self.segments = net.segments()
-
-    def arrays(self):
-        return [self.params, self.grads, *self.states, self.totals]
-
-    def step(self, x, y, w, rows, t, lr=0.01):
-        return self.backend.train_step(
-            self.net,
-            self.loss,
-            self.spec,
-            self.params,
-            self.grads,
-            self.states,
-            self.segments,
-            self.ws,
-            x,
-            y,
-            w,
-            rows,
-            lr,
-            t,
-            5,
-            t,
-            self.metrics,
-            self.totals,
-        )
-
-    def four_calls(self, x, y, w, rows, t, lr=0.01):
-        if rows is not None:
-            x, y, w = x[rows], y[rows], None if w is None else w[rows]
-        backend, net, p = self.backend, self.net, self.params
-        out = backend.forward(net, p, x, self.ws, True, 5, t)
-        value = backend.loss_grad(net, self.loss, p, self.ws, y, w)
-        for i, code in enumerate(self.metrics):
-            self.totals[i] += metric_sum(code, out, y)
-        backend.backward(net, p, self.grads, self.ws, x)
-        backend.step(self.spec, p, self.grads, self.states, self.segments, lr, t)
-        return value
-
-
-def compare_train_steps(net, params, loss, x, y, *, spec, batch, weights=None, shuffle=True):
-    """train_step on both backends, and the four calls on the native one, over an epoch
-    of batches: the native step gives the four calls' bits, and the reference's values.
-    Returns the native Trainer."""
-    dtype = net.dtype.type
-    ref, got, spelled = (
-        Trainer(backend, net, params, spec, batch, loss)
-        for backend in (ReferenceBackend(), native.NativeBackend(), native.NativeBackend())
-    )
-    order = np.random.default_rng(4).permutation(x.shape[0])
-    for t, start in enumerate(range(0, x.shape[0], batch), start=1):
-        if shuffle:
-            batch_args = (x, y, weights, order[start : start + batch])
-        else:
-            part = slice(start, start + batch)
-            batch_args = (x[part], y[part], None if weights is None else weights[part], None)
-        value = got.step(*batch_args, t)
-        assert value == spelled.four_calls(*batch_args, t)
-        np.testing.assert_allclose(value, ref.step(*batch_args, t), rtol=RTOL[dtype])
-    for a, b in zip(got.arrays()[:-1], spelled.arrays()[:-1]):
-        assert np.array_equal(a, b)
-    names = ["params", "grads", *(f"states[{i}]" for i in range(spec.n_states())), "metrics"]
-    for a, b, what in zip(got.arrays(), ref.arrays(), names):
-        assert_close(a, b, dtype, what)
-    assert_close(got.totals, spelled.totals, dtype, "metrics: kernel vs reference.metric_sum")
-    return got
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("clipnorm", [0.0, 0.5])
-@pytest.mark.parametrize("rule", list(OPTIMIZERS))
-def test_train_step_matches_the_four_calls_and_the_reference(rule, clipnorm, dtype):
-    """Every optimizer, with and without clipnorm (fused into backprop without it), on a
-    net with Dropout and a regularizer, shuffled batches gathered from sample-weighted
-    rows, every metric."""
-    rng = np.random.default_rng(1)
-    net, params = make_net(
-        12,
-        [dense(20, Act.RELU, l2=0.01), dropout(0.3), dense(9, Act.TANH), dense(4, Act.SOFTMAX)],
-        dtype,
-    )
-    x = rng.normal(size=(53, 12)).astype(dtype)
-    y = rng.integers(0, 4, size=53).astype(np.int64)
-    weights = rng.random(53).astype(dtype)
-    spec = replace(OPTIMIZERS[rule], clipnorm=clipnorm)
-    loss = LossSpec(Loss.CROSS_ENTROPY)
-    compare_train_steps(net, params, loss, x, y, weights=weights, spec=spec, batch=16)
-
-
-@pytest.mark.parametrize("frozen", [(0,), (2,), (0, 3), (3,)])
-@pytest.mark.parametrize("shuffle", [True, False])
-def test_train_step_with_frozen_layers_and_targets(frozen, shuffle):
-    """Frozen layers keep their weights and gradients; float targets rather than labels;
-    contiguous batches as well as gathered ones."""
-    rng = np.random.default_rng(2)
-    layers = [dense(10, Act.GELU), dropout(0.2), dense(8, Act.SIGMOID), dense(3, Act.SIGMOID)]
-    net, params = make_net(5, layers, np.float64)
-    specs = list(net.layers)
-    for i in frozen:
-        specs[i] = replace(specs[i], trainable=False)
-    net = replace(net, layers=tuple(specs))
-    x = rng.normal(size=(30, 5))
-    y = rng.integers(0, 2, size=(30, 3)).astype(np.float64)
-    loss, spec = LossSpec(Loss.BINARY_CROSS_ENTROPY), StepSpec(Opt.ADAM)
-    got = compare_train_steps(net, params, loss, x, y, spec=spec, batch=8, shuffle=shuffle)
-    for i in frozen:
-        layer = net.layers[i]
-        part = slice(layer.w_offset, layer.b_offset + layer.n_out)
-        assert np.all(got.grads[part] == 7.0)
-        assert np.array_equal(got.params[part], params[part])
-
-
-def test_train_step_updates_only_the_segments_it_is_given():
-    """Segments other than the net's own (here: the last layer only, or a part of W) are
-    updated after backprop as given, never layer by layer."""
-    rng = np.random.default_rng(5)
-    net, params = make_net(6, [dense(8, Act.RELU), dense(3, Act.SOFTMAX)], np.float32)
-    x = rng.normal(size=(20, 6)).astype(np.float32)
-    y = rng.integers(0, 3, size=20).astype(np.int64)
-    w = net.layers[1].w_offset  # the last layer's
-    for segments in ([[w, net.n_params]], [[2, 20], [w, w + 10]]):
-        segments = np.array(segments, np.int64)
-        trainers = [
-            Trainer(b, net, params, StepSpec(Opt.ADAM), 8, LossSpec(Loss.CROSS_ENTROPY))
-            for b in (ReferenceBackend(), native.NativeBackend())
-        ]
-        for trainer in trainers:
-            trainer.segments = segments
-            for t in range(1, 4):
-                trainer.step(x, y, None, np.arange(t, t + 8), t)
-        (ref, got), outside = trainers, np.ones(net.n_params, bool)
-        for a, b in segments:
-            outside[a:b] = False
-        assert np.array_equal(got.params[outside], params[outside])
-        assert_close(got.params, ref.params, np.float32, "params")
-
-
-@pytest.mark.parametrize("backend", [ReferenceBackend(), native.NativeBackend()])
-def test_train_step_changes_nothing_when_the_loss_is_not_finite(backend):
-    net, params = make_net(4, [dense(6, Act.RELU), dense(3, Act.SOFTMAX)], np.float32)
-    params[-1] = np.nan  # a bias of the output layer
-    trainer = Trainer(backend, net, params, StepSpec(Opt.ADAM), 4, LossSpec(Loss.CROSS_ENTROPY))
-    for state in trainer.states:
-        state.fill(0.5)
-    trainer.totals.fill(3.0)
-    before = [a.copy() for a in trainer.arrays()]
-    x, y = np.ones((10, 4), np.float32), np.zeros(10, np.int64)
-    assert math.isnan(trainer.step(x, y, None, np.array([1, 2, 3]), 1))
-    for now, then in zip(trainer.arrays(), before):
-        assert np.array_equal(now, then, equal_nan=True)
-
-
-def test_train_step_is_bitwise_identical_for_one_and_two_threads():
-    rng = np.random.default_rng(7)
-    net, start = make_net(
-        784, [dense(256, Act.RELU), dense(128, Act.RELU), dense(10, Act.SOFTMAX)], np.float32
-    )
-    x = rng.random((600, 784), dtype=np.float32)
-    y = rng.integers(0, 10, size=600).astype(np.int64)
-    batches = [rng.permutation(600)[:128] for _ in range(4)]
-    specs = (StepSpec(Opt.ADAM), StepSpec(Opt.SGD, momentum=0.9, clipnorm=1.0))
-    loss = LossSpec(Loss.CROSS_ENTROPY)
-    before = _native.get_num_threads()
-    results = {}
-    try:
-        for threads in (1, 2):
-            _native.set_num_threads(threads)
-            for spec in specs:
-                trainer = Trainer(native.NativeBackend(), net, start, spec, 128, loss)
-                for t, rows in enumerate(batches, start=1):
-                    trainer.step(x, y, None, rows, t, lr=1e-3)
-                results[threads, spec] = trainer.arrays()
-    finally:
-        _native.set_num_threads(before)
-    for spec in specs:
-        for one, two in zip(results[1, spec], results[2, spec]):
-            assert np.array_equal(one, two)
-
-
-def test_train_step_rejects_bad_arguments_before_writing():
-    net, params = make_net(4, [dense(3, Act.SOFTMAX)])
-    loss = LossSpec(Loss.CROSS_ENTROPY)
-    trainer = Trainer(native.NativeBackend(), net, params, StepSpec(Opt.SGD), 4, loss, ())
-    x, y = np.ones((6, 4)), np.zeros(6, np.int64)
-    with pytest.raises(ValueError, match="rows"):
-        trainer.step(x, y, None, np.array([0, 6]), 1)
-    with pytest.raises(ValueError, match="rows"):
-        trainer.step(x, y, None, np.array([-1]), 1)
-    with pytest.raises(ValueError, match="rows"):
-        trainer.step(x, y, None, np.arange(5), 1)  # more than the workspace's batch
-    with pytest.raises(TypeError, match="rows"):
-        trainer.step(x, y, None, np.array([0, 1], np.int32), 1)
-    with pytest.raises(ValueError, match="y"):
-        trainer.step(x, y[:5], None, np.array([0, 1]), 1)
-    trainer.metrics, trainer.totals = (Metric.ACCURACY,), None
-    with pytest.raises(TypeError, match="totals"):
-        trainer.step(x, y, None, np.array([0, 1]), 1)
-    trainer.metrics, trainer.totals = (9,), np.zeros(1)
-    with pytest.raises(ValueError, match="metric"):
-        trainer.step(x, y, None, np.array([0, 1]), 1)
-    assert np.array_equal(trainer.params, params)
 
 
 # ------------------------------------------------------------------ from C alone

@@ -101,9 +101,9 @@ def test_activation_forward(simd, act, dtype, data):
     # scales with the largest value.
     scale = 1.0 if act == Act.GELU else 0.0
     if act != Act.SOFTMAX:  # elementwise: any shape is one row of values
-        got = native.activate(act, z.ravel(), 0.3)
-        assert_close(got, ref.activate(act, z, 0.3).ravel(), dtype, scale)
-    assert_close(native.activate(act, z, 0.3), ref.activate(act, z, 0.3), dtype, scale)
+        got = _native.act_forward(act, z.ravel(), 0.3)
+        assert_close(got, ref.act_forward(act, z, 0.3).ravel(), dtype, scale)
+    assert_close(_native.act_forward(act, z, 0.3), ref.act_forward(act, z, 0.3), dtype, scale)
 
 
 def test_gelu_is_accurate_in_both_tails(simd):
@@ -111,13 +111,13 @@ def test_gelu_is_accurate_in_both_tails(simd):
     below, Phi(z) < 2e-17 and the kernel, like the reference, gives 0."""
     z = np.concatenate([np.linspace(-38, 10, 4801), [-1e-300, 0.0, 1e-8, 0.999, 1.0, 1.001]])
     expected = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in z])
-    got = native.activate(Act.GELU, z)
+    got = _native.act_forward(Act.GELU, z)
     tail = z < -6 * math.sqrt(2)
     np.testing.assert_allclose(got[~tail], expected[~tail], rtol=1e-13, atol=1e-300)
     assert np.all(np.abs(got[tail]) <= 1e-15)
     pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     slope = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in z]) + z * pdf
-    got = native.activation_grad(Act.GELU, None, z, np.ones_like(z))
+    got = _native.act_grad(Act.GELU, None, z, np.ones_like(z))
     np.testing.assert_allclose(got, slope, rtol=1e-12, atol=1e-15)
 
 
@@ -127,10 +127,10 @@ def test_gelu_is_accurate_in_both_tails(simd):
 @HYPOTHESIS
 def test_activation_grad(simd, act, dtype, data):
     z, rng = draw_matrix(data, dtype)
-    a = ref.activate(act, z, 0.3)
+    a = ref.act_forward(act, z, 0.3)
     da = rng.normal(size=z.shape).astype(dtype)
-    expected = ref.activation_grad(act, a, z, da, 0.3)
-    got = native.activation_grad(act, a, z, da, 0.3)
+    expected = ref.act_grad(act, a, z, da, 0.3)
+    got = _native.act_grad(act, a, z, da, 0.3)
     if act == Act.SOFTMAX:
         # a_j (da_j - sum_k a_k da_k) cancels where da_j is near the row's sum: each side's
         # rounding is then relative to the terms, a_j (|da_j| + sum_k a_k |da_k|), not to
@@ -157,13 +157,13 @@ def test_activations_over_the_whole_range(simd, act, dtype):
     z = np.concatenate(
         [np.linspace(-top - 60, top, 4001), [0.0, -0.0, 1e-300, -1e-300, 1e-9, -1e-9, 0.34657]]
     ).astype(dtype)[None, :]
-    a = ref.activate(act, z, 1.0)
-    got = native.activate(act, z, 1.0)
+    a = ref.act_forward(act, z, 1.0)
+    got = _native.act_forward(act, z, 1.0)
     assert np.all(np.isfinite(got))
     assert_close(got, a, dtype, 1.0 if act == Act.GELU else 0.0)  # see test_activation_forward
     da = np.random.default_rng(0).normal(size=z.shape).astype(dtype)
-    expected = ref.activation_grad(act, a, z, da, 1.0)
-    got = native.activation_grad(act, a, z, da, 1.0)
+    expected = ref.act_grad(act, a, z, da, 1.0)
+    got = _native.act_grad(act, a, z, da, 1.0)
     assert np.all(np.isfinite(got))
     scale = 1.0 if act in (Act.SOFTMAX, Act.GELU) else 0.0  # cancellation, as above
     assert_close(got, expected, dtype, scale)
@@ -173,13 +173,15 @@ def test_leaky_and_elu_use_their_alpha():
     z = np.array([[-2.0, -0.5, 0.0, 1.5]])
     for act in (Act.LEAKY_RELU, Act.ELU):
         for alpha in (0.01, 0.2, 1.7):
-            assert_close(native.activate(act, z, alpha), ref.activate(act, z, alpha), np.float64)
+            assert_close(
+                _native.act_forward(act, z, alpha), ref.act_forward(act, z, alpha), np.float64
+            )
 
 
 def test_step_has_no_gradient():
     a = np.ones((2, 3))
     with pytest.raises(ValueError, match="step"):
-        native.activation_grad(Act.STEP, a, a, a)
+        _native.act_grad(Act.STEP, a, a, a)
 
 
 # ------------------------------------------------------------------ losses
@@ -230,10 +232,9 @@ def test_loss(loss, act, dtype, data):
     y = targets_for(loss, act, rng, n, k, dtype, labels)
     weights = rng.random(n).astype(dtype) if data.draw(st.booleans(), label="weights") else None
     spec = LossSpec(loss, 0.7 if loss == Loss.HUBER else 0.0)
-    a = ref.activate(act, z, 0.3)
+    a = ref.act_forward(act, z, 0.3)
     expected_loss, expected_grad = reference_loss(spec, act, a, z, y, weights)
-    grad = np.empty_like(a)
-    got = _native.loss_grad(int(loss), spec.param, int(act), 0.3, a, z, y, weights, grad)
+    got, grad = _native.loss_grad(spec, int(act), a, z, y, weights, 0.3)
     assert isinstance(got, float)
     # A loss is a sum of terms of size ~1 that may cancel (or round to 0 in float32).
     assert_close(got, expected_loss, dtype, floor=1.0)
@@ -248,10 +249,9 @@ def test_loss(loss, act, dtype, data):
 def test_fused_losses_stay_finite_for_extreme_logits(dtype):
     z = np.array([[1e4, -1e4, 0.0], [-3e4, -3e4, 3e4], [80.0, 90.0, -100.0]], dtype)
     for loss, act in ((Loss.CROSS_ENTROPY, Act.SOFTMAX), (Loss.BINARY_CROSS_ENTROPY, Act.SIGMOID)):
-        a = ref.activate(act, z)
+        a = ref.act_forward(act, z)
         y = np.array([1, 0, 2]) if loss == Loss.CROSS_ENTROPY else np.ones_like(z)
-        grad = np.empty_like(z)
-        value = _native.loss_grad(int(loss), 0.0, int(act), 0.0, a, z, y, None, grad)
+        value, grad = _native.loss_grad(LossSpec(loss), int(act), a, z, y)
         assert np.isfinite(value) and np.all(np.isfinite(grad))
         expected_loss, expected_grad = reference_loss(LossSpec(loss), act, a, z, y, None)
         assert_close(value, expected_loss, dtype, floor=1.0)
@@ -260,18 +260,17 @@ def test_fused_losses_stay_finite_for_extreme_logits(dtype):
 
 def test_loss_rejects_bad_labels_and_arrays():
     a = np.full((2, 3), 1 / 3)
-    grad = np.empty_like(a)
-    ce, soft = int(Loss.CROSS_ENTROPY), int(Act.SOFTMAX)
+    ce, soft = LossSpec(Loss.CROSS_ENTROPY), int(Act.SOFTMAX)
     with pytest.raises(ValueError, match="label"):
-        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 3]), None, grad)
+        _native.loss_grad(ce, soft, a, a, np.array([0, 3]), None)
     with pytest.raises(TypeError, match="int64"):
-        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1], np.int32), None, grad)
+        _native.loss_grad(ce, soft, a, a, np.array([0, 1], np.int32), None)
     with pytest.raises(ValueError, match="y"):
-        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1, 2]), None, grad)
+        _native.loss_grad(ce, soft, a, a, np.array([0, 1, 2]), None)
     with pytest.raises(TypeError, match="z"):
-        _native.loss_grad(ce, 0.0, soft, 0.0, a, a.astype(np.float32), a, None, grad)
+        _native.loss_grad(ce, soft, a, a.astype(np.float32), a, None)
     with pytest.raises(ValueError, match="sample_weight"):
-        _native.loss_grad(ce, 0.0, soft, 0.0, a, a, np.array([0, 1]), np.ones(3), grad)
+        _native.loss_grad(ce, soft, a, a, np.array([0, 1]), np.ones(3))
 
 
 # ------------------------------------------------------------------ metrics
@@ -480,13 +479,13 @@ def test_step_rejects_bad_arguments():
 )
 def test_dropout_masks_are_bit_identical(simd, seed, step, layer, shape, rate):
     expected = ref.dropout_mask(seed, step, layer, shape, rate)
-    got = native.dropout_mask(seed, step, layer, shape, rate)
+    got = _native.dropout_mask(seed, step, layer, shape, rate)
     assert got.dtype == np.uint8 and got.shape == expected.shape
     assert np.array_equal(got, expected)
 
 
 def test_dropout_mask_keeps_about_one_minus_rate():
-    mask = native.dropout_mask(3, 1, 0, (1000, 100), 0.3)
+    mask = _native.dropout_mask(3, 1, 0, (1000, 100), 0.3)
     assert abs(mask.mean() - 0.7) < 0.01
 
 

@@ -86,13 +86,36 @@ class _Spy:
         return counted
 
 
+class _SessionSpy(_Spy):
+    """A backend spy whose sessions are spies too (their calls in `session_calls`)."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.session_calls = Counter()
+
+    def session(self, *args, **kwargs):
+        self.calls["session"] += 1
+        session = _Spy(self.inner.session(*args, **kwargs))
+        self.session_calls = session.calls
+        return session
+
+
 def test_fit_makes_one_backend_call_per_batch(backend, monkeypatch):
+    """One session per fit (bound to the data once), then one call per batch."""
     X, y, _ = _data(100)
     model = _model(backend, fn.optimizers.Adam())
-    spy = _Spy(model.backend_impl())
+    spy = _SessionSpy(model.backend_impl())
     monkeypatch.setattr(model, "backend_impl", lambda: spy)
     model.fit(X, y, epochs=2, batch_size=16, verbose=0)
-    assert spy.calls == {"workspace": 1, "train_step": 2 * 7}
+    assert spy.calls == {"session": 1}
+    assert spy.session_calls == {
+        "bind_data": 1,
+        "reset_totals": 2,
+        "train_step": 2 * 7,
+        "release_data": 1,
+    }
+    model.fit(X, y, epochs=1, batch_size=16, verbose=0)  # the same session again
+    assert spy.calls == {"session": 1} and spy.session_calls["train_step"] == 3 * 7
 
 
 class _MemoryPerBatch(fn.callbacks.Callback):

@@ -109,11 +109,12 @@ cdef extern from "fastnn.h" nogil:
     int fnn_loss_grad_f32(int loss, double loss_param, int act, double act_param,
                           ptrdiff_t n, ptrdiff_t k, const float *a, const float *z,
                           const int64_t *labels, const float *targets, const float *weights,
-                          float *grad, double *loss_out)
+                          double denominator, float *grad, double *loss_out)
     int fnn_loss_grad_f64(int loss, double loss_param, int act, double act_param,
                           ptrdiff_t n, ptrdiff_t k, const double *a, const double *z,
                           const int64_t *labels, const double *targets,
-                          const double *weights, double *grad, double *loss_out)
+                          const double *weights, double denominator, double *grad,
+                          double *loss_out)
     int fnn_metric_sum_f32(int metric, ptrdiff_t n, ptrdiff_t k, const float *out,
                            const int64_t *labels, const float *targets, double *sum)
     int fnn_metric_sum_f64(int metric, ptrdiff_t n, ptrdiff_t k, const double *out,
@@ -182,6 +183,9 @@ cdef extern from "fastnn.h" nogil:
         const int *metrics
         int n_metrics
         double *totals
+        ptrdiff_t row_offset
+        double denominator
+        int skip_penalty
 
     size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
                                  int threads)
@@ -209,6 +213,10 @@ cdef extern from "fastnn.h" nogil:
                                const fnn_train_step *step, double *loss_out)
     int fnn_net_train_step_f64(const fnn_net *net, const fnn_workspace *ws,
                                const fnn_train_step *step, double *loss_out)
+    int fnn_net_gradients_f32(const fnn_net *net, const fnn_workspace *ws,
+                              const fnn_train_step *step, double *loss_out)
+    int fnn_net_gradients_f64(const fnn_net *net, const fnn_workspace *ws,
+                              const fnn_train_step *step, double *loss_out)
     size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                          int threads)
     ptrdiff_t fnn_net_predict_f32(const fnn_net *net, const float *params, const float *x,

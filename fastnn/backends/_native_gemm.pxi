@@ -1,94 +1,9 @@
 # The GEMM (csrc/gemm/): out = epilogue(alpha * op(a) @ op(b) + beta * out).
 
-cimport numpy as cnp
-import numpy as np
-
-from ._fastnn cimport (
-    FNN_EPI_ACT_GRAD,
-    FNN_EPI_FORWARD,
-    FNN_EPI_NONE,
-    fnn_dgemm,
-    fnn_epilogue,
-    fnn_sgemm,
-)
-
 from .spec import Act
-
-cnp.import_array()
 
 EPILOGUE_MODES = ("none", "forward", "act_grad")
 cdef int _N_ACTS = len(Act)
-
-
-cdef str _dtype_name(int typenum):
-    return "float32" if typenum == cnp.NPY_FLOAT32 else "float64"
-
-
-cdef cnp.ndarray _matrix(object x, str name, int typenum):
-    """x as a 2-D array of the call's dtype, aligned, whose strides are whole elements (a
-    copy only in the odd case that it is not)."""
-    if not isinstance(x, cnp.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    if cnp.PyArray_TYPE(arr) != typenum:
-        raise TypeError(f"{name} has dtype {arr.dtype}, expected {_dtype_name(typenum)} (as a)")
-    if cnp.PyArray_NDIM(arr) != 2:
-        raise ValueError(f"{name} must be 2-D, got {x.ndim}-D with shape {x.shape}")
-    cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
-    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
-    if st[0] % size or st[1] % size or not cnp.PyArray_ISALIGNED(arr):
-        arr = np.array(arr, order="C")  # a new array: aligned, whatever arr was
-    return arr
-
-
-cdef cnp.ndarray _output(object x, str name, int typenum, Py_ssize_t m, Py_ssize_t n):
-    """A writeable (m, n) array of the call's dtype with contiguous rows: checked, never
-    copied (results must land in it)."""
-    if not isinstance(x, cnp.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    if cnp.PyArray_TYPE(arr) != typenum:
-        raise TypeError(f"{name} has dtype {arr.dtype}, expected {_dtype_name(typenum)}")
-    if cnp.PyArray_NDIM(arr) != 2 or arr.shape[0] != m or arr.shape[1] != n:
-        raise ValueError(f"{name} has shape {x.shape}, expected {(m, n)}")
-    if not cnp.PyArray_ISWRITEABLE(arr):
-        raise ValueError(f"{name} is read-only")
-    if not cnp.PyArray_ISALIGNED(arr):
-        raise ValueError(f"{name} must be aligned (its data starts at an odd address)")
-    cdef cnp.npy_intp *st = cnp.PyArray_STRIDES(arr)
-    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
-    if m and n and ((n > 1 and st[1] != size) or (m > 1 and st[0] % size)):
-        raise ValueError(f"{name} must have contiguous rows (unit column stride), "
-                         f"got strides {x.strides}")
-    return arr
-
-
-cdef bint _span(cnp.ndarray x, char **lo, char **hi):
-    """The bytes [lo, hi) a 2-D array's elements lie in; False when it has none."""
-    if cnp.PyArray_SIZE(x) == 0:
-        return False
-    cdef cnp.npy_intp extent
-    lo[0] = hi[0] = <char *>cnp.PyArray_DATA(x)
-    for d in range(2):
-        extent = (cnp.PyArray_DIMS(x)[d] - 1) * cnp.PyArray_STRIDES(x)[d]
-        if extent < 0:
-            lo[0] += extent
-        else:
-            hi[0] += extent
-    hi[0] += cnp.PyArray_ITEMSIZE(x)
-    return True
-
-
-cdef bint _overlap(cnp.ndarray x, cnp.ndarray y):
-    """Whether the memory spans of two 2-D arrays intersect (the bounds test of
-    np.may_share_memory, without its Python call)."""
-    cdef char *lo_x
-    cdef char *hi_x
-    cdef char *lo_y
-    cdef char *hi_y
-    if not _span(x, &lo_x, &hi_x) or not _span(y, &lo_y, &hi_y):
-        return False
-    return lo_x < hi_y and lo_y < hi_x
 
 
 cdef int _act_code(object act) except -1:
@@ -137,9 +52,7 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
 
     The GIL is released during the product; threads as set by set_num_threads().
     """
-    if not isinstance(a, cnp.ndarray):
-        raise TypeError(f"a must be a numpy.ndarray, got {type(a).__name__}")
-    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    cdef int typenum = cnp.PyArray_TYPE(_array(a, "a"))
     if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         raise TypeError(f"a has dtype {a.dtype}, expected float32 or float64")
     cdef cnp.ndarray A = _matrix(a, "a", typenum)
@@ -190,7 +103,7 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
             raise ValueError("aux is for mode 'act_grad', not 'forward'")
         if bias is not None:
             if not isinstance(bias, cnp.ndarray) or cnp.PyArray_TYPE(bias) != typenum:
-                raise TypeError(f"bias must be a numpy.ndarray of {_dtype_name(typenum)}")
+                raise TypeError(f"bias must be a numpy.ndarray of {_typenum_name(typenum)}")
             if bias.shape != (n,):
                 raise ValueError(f"bias has shape {bias.shape}, expected ({n},)")
             bias_arr = np.require(bias, requirements=["C", "A"])
@@ -217,16 +130,11 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     elif bias is not None or z is not None or aux is not None:
         raise ValueError("bias, z and aux need an epilogue mode ('forward' or 'act_grad')")
 
-    cdef void *pa = cnp.PyArray_DATA(A)
-    cdef void *pb = cnp.PyArray_DATA(B)
-    cdef void *pc = cnp.PyArray_DATA(C)
+    cdef bint f64 = typenum == cnp.NPY_FLOAT64
+    cdef const void *pa = _data(A)
+    cdef const void *pb = _data(B)
+    cdef void *pc = _data(C)
     cdef Py_ssize_t ldc = C.strides[0] // itemsize if m > 1 else n
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            fnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
-                      <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi, NULL, 0)
-    else:
-        with nogil:
-            fnn_dgemm(m, n, k, alpha, <const double *>pa, rsa, csa,
-                      <const double *>pb, rsb, csb, beta, <double *>pc, ldc, &epi, NULL, 0)
+    with nogil:
+        fnn_gemm(f64, m, n, k, alpha, pa, rsa, csa, pb, rsb, csb, beta, pc, ldc, &epi)
     return C

@@ -3,20 +3,34 @@
 Both backends implement exactly these methods with these arguments; the Model never
 does arithmetic itself. Arrays given to a backend are already validated by the Model:
 C-contiguous, of the network's dtype, finite, with the right number of columns; labels
-are int64 in range. One training step is::
+are int64 in range. ``params``/``grads``/``states[i]`` are flat 1-D buffers laid out
+as NetSpec describes.
 
-    out  = backend.forward(net, params, x, ws, training=True, seed=seed, step=s)
+Training goes through a session, bound once per fit (``Model.training_session``)::
+
+    session = backend.session(net, loss, step_spec, buffers, batch, metrics,
+                              dropout_seed=seed)
+    session.bind_data(X, y, sample_weight)         # per fit
+    session.reset_totals()                         # per epoch
+    loss = session.train_step(rows, lr, t, s)      # per batch: one native call
+
+or, where the gradients are reduced across workers between backward and the update
+(data-parallel training; the same bits as train_step in one process)::
+
+    loss = session.compute_gradients(rows, s, row_offset=r0, denominator=global_batch,
+                                     penalty=rank == 0)
+    allreduce(session.grads)                       # in place, outside the session
+    session.apply_gradients(lr, t)
+
+The native session is the C struct ``fnn_train_step`` with every per-fit pointer
+filled in: per batch only the rows, lr, t and the Dropout step cross into C.
+
+Outside training (Model.gradients, forward_trace, evaluate), the passes one by one::
+
+    out  = backend.forward(net, params, x, ws, training, seed, step)
     loss = backend.loss_grad(net, loss, params, ws, y, sample_weight)
     backend.backward(net, params, grads, ws, x)
     backend.step(spec, params, grads, states, segments, lr, t)
-
-or, as Model.fit runs it, all of that in one call (which may also gather the batch's
-rows, sum the training metrics, and skip the update when the loss is not finite)::
-
-    loss = backend.train_step(net, loss, spec, params, grads, states, segments, ws,
-                              x, y, sample_weight, rows, lr, t, seed, s, metrics, totals)
-
-``params``/``grads``/``states[i]`` are flat 1-D buffers laid out as NetSpec describes.
 """
 
 from __future__ import annotations
@@ -25,13 +39,81 @@ from typing import Protocol
 
 import numpy as np
 
-from .spec import LossSpec, Metric, NetSpec, StepSpec
+from .spec import LossSpec, Metric, NetSpec, StepSpec, TrainingBuffers
+
+
+class TrainingSession(Protocol):
+    """One fit's training state on a backend: the net, a workspace for batches of up to
+    ``batch`` rows, the model's buffers (used in place, never copied), the loss, the
+    optimizer's rule, the training metrics and the Dropout seed.
+
+    ``rows`` (per batch) is an int64 array of indices into the bound data (gathered by
+    the backend) or a ``slice`` of contiguous rows (read in place); 1 to ``batch`` rows.
+    ``dropout_step`` keys the batch's Dropout masks (the model's steps_trained).
+    """
+
+    grads: np.ndarray  # the flat gradient buffer apply_gradients reads (to Allreduce)
+    trainable_segments: np.ndarray  # its [start, stop) ranges the optimizer updates, (s, 2)
+    totals: np.ndarray  # float64: each metric's sum over the rows stepped since reset
+
+    def bind_data(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> None:
+        """The training rows: X (n, n_in) (a np.memmap is fine), y int64 labels (n,) or
+        targets (n, n_out), sample_weight (n,) or None; kept until release_data."""
+
+    def release_data(self) -> None:
+        """Forget the bound rows (fit calls it at its end: a cached session keeps no
+        training data alive)."""
+
+    def reset_totals(self) -> None:
+        """Every metric's sum to 0."""
+
+    def train_step(self, rows, lr: float, t: int, dropout_step: int) -> float:
+        """One step: forward (training), the loss, and only if it is finite the metrics'
+        sums, backward and the optimizer update (t counts steps from 1). Returns the mean
+        loss (+ the regularization penalty); a non-finite one changes nothing. The same
+        bits as compute_gradients followed by apply_gradients."""
+
+    def compute_gradients(
+        self,
+        rows,
+        dropout_step: int,
+        *,
+        row_offset: int = 0,
+        denominator: float | None = None,
+        penalty: bool = True,
+    ) -> float:
+        """train_step up to the update: returns (sum of these rows' losses) /
+        denominator (None: the number of rows), + the penalty when ``penalty``; adds the
+        metrics' sums to totals and, if that loss is finite, writes the gradient (of the
+        same quantity) into grads, else writes none. ``row_offset``: these rows'
+        position in the global batch, which keys their Dropout masks; a data-parallel
+        rank passes it with denominator = the global batch size, and exactly one rank
+        passes penalty=True, so that the ranks' gradients sum to the global batch's."""
+
+    def apply_gradients(self, lr: float, t: int) -> None:
+        """The update from grads as they are now (e.g. after an Allreduce): clipnorm
+        over all of them, then the rule over trainable_segments."""
 
 
 class Backend(Protocol):
     name: str
     # Whether predict raises ValueError itself on a NaN/inf in x (else the caller tests)
     predict_checks_finite: bool
+
+    def session(
+        self,
+        net: NetSpec,
+        loss: LossSpec,
+        step_spec: StepSpec,
+        buffers: TrainingBuffers,
+        batch: int,
+        metrics: tuple[Metric, ...] = (),
+        *,
+        dropout_seed: int = 0,
+        segments: np.ndarray | None = None,
+    ) -> TrainingSession:
+        """A training session for batches of up to ``batch`` rows (see TrainingSession);
+        ``segments`` (default net.segments()) are the ranges the optimizer updates."""
 
     def workspace(self, net: NetSpec, batch: int):
         """Buffers for batches of up to ``batch`` rows, reused by every call below."""
@@ -79,37 +161,9 @@ class Backend(Protocol):
         """Apply one optimizer update, in place, to the [start, stop) ranges in
         ``segments``; ``t`` is the 1-based step count (Adam's bias correction)."""
 
-    def train_step(
-        self,
-        net: NetSpec,
-        loss: LossSpec,
-        spec: StepSpec,
-        params: np.ndarray,
-        grads: np.ndarray,
-        states: list[np.ndarray],
-        segments: np.ndarray,
-        ws,
-        x: np.ndarray,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        rows: np.ndarray | None,
-        lr: float,
-        t: int,
-        seed: int,
-        step: int,
-        metrics: tuple[Metric, ...] = (),
-        totals: np.ndarray | None = None,
-    ) -> float:
-        """One training step: forward (training), loss_grad, then, only if the loss is
-        finite, the metrics, backward and step; returns the loss, and a non-finite one
-        leaves params, grads, states and totals as they were.
-
-        ``rows`` None: x, y, sample_weight are the batch; else an int64 array of indices
-        and the batch is those rows of x, y, sample_weight (gathered by the backend).
-        ``metrics``: spec.Metric codes whose sums over the batch are added to
-        ``totals[i]`` (float64). The result is what the four calls give: on the native
-        backend the same bits, whatever the number of threads."""
+    def metric_sum(self, code: Metric, out: np.ndarray, y: np.ndarray) -> float:
+        """A metric's sum over the rows of ``out`` against labels or targets ``y``."""
 
     def predict(self, net: NetSpec, params: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The network's output for every row of x (Dropout off); keeps no state, so
+        """The network's output for every row of x (Dropout off); keeps nothing, so
         several threads may call it at once."""

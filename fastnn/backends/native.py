@@ -3,15 +3,19 @@
 ``NativeBackend`` has the reference backend's methods, arguments and semantics (see
 ``fastnn.backends.base``); each method is one call into the compiled module
 ``fastnn.backends._native``, which checks its arrays once and runs C with the GIL
-released. ``AVAILABLE`` says whether that module could be loaded (``IMPORT_ERROR``
-says why not), so the package works, on the NumPy backend, without a compiler.
+released, and ``session`` returns its ``TrainSession`` (one C call per batch).
+``KERNELS`` holds the single kernels by the names of their twins in
+``reference.KERNELS``. ``AVAILABLE`` says whether the compiled module could be loaded
+(``IMPORT_ERROR`` says why not), so the package works, on the NumPy backend, without a
+compiler.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .spec import NetSpec, Workspace
+from . import reference
+from .spec import LossSpec, NetSpec, StepSpec, TrainingBuffers, Workspace
 
 try:
     from . import _native
@@ -79,6 +83,24 @@ class NativeBackend:
     def workspace(self, net: NetSpec, batch: int) -> NativeWorkspace:
         return NativeWorkspace(net, batch)
 
+    def session(
+        self,
+        net: NetSpec,
+        loss: LossSpec,
+        step_spec: StepSpec,
+        buffers: TrainingBuffers,
+        batch: int,
+        metrics=(),
+        *,
+        dropout_seed: int = 0,
+        segments: np.ndarray | None = None,
+    ):
+        """A TrainSession over a workspace of its own (see base.Backend.session)."""
+        workspace = NativeWorkspace(net, batch)
+        return _native.TrainSession(
+            net, loss, step_spec, buffers, workspace, metrics, dropout_seed, segments
+        )
+
     def forward(self, net, params, x, ws, training: bool, seed: int, step: int):
         """Run the network on x (n <= ws.batch rows); returns the output rows (a view)."""
         return _native.net_forward(net, params, x, ws, training, seed, step)
@@ -95,50 +117,9 @@ class NativeBackend:
         """One optimizer update of the trainable segments; t counts steps from 1."""
         _native.step(spec, params, grads, states, segments, lr, t)
 
-    def train_step(
-        self,
-        net,
-        loss,
-        spec,
-        params,
-        grads,
-        states,
-        segments,
-        ws,
-        x,
-        y,
-        sample_weight,
-        rows,
-        lr: float,
-        t: int,
-        seed: int,
-        step: int,
-        metrics=(),
-        totals=None,
-    ) -> float:
-        """forward + loss_grad + (if the loss is finite) metrics, backward and step, in one
-        C call: rows gathered there, and without clipnorm each layer's update fused into
-        backprop (the same bits as the four calls)."""
-        return _native.net_train_step(
-            net,
-            loss,
-            spec,
-            params,
-            grads,
-            states,
-            segments,
-            ws,
-            x,
-            y,
-            sample_weight,
-            rows,
-            lr,
-            t,
-            seed,
-            step,
-            metrics,
-            totals,
-        )
+    def metric_sum(self, code, out, y) -> float:
+        """A training metric's sum over the rows of out (fnn_metric_sum)."""
+        return _native.metric_sum(int(code), out, y)
 
     def predict(self, net, params, x, chunk: int = 256):
         """The network's output for every row of x, `chunk` rows through the whole net at
@@ -147,27 +128,15 @@ class NativeBackend:
 
 
 # ---------------------------------------------------------------- single kernels
-# The reference's elementwise functions, on the C kernels (for the cross-checks).
 
+# name -> the native binding of the kernel whose NumPy twin is reference.KERNELS[name]
+KERNELS = {name: getattr(_native, name) for name in reference.KERNELS} if AVAILABLE else {}
 
-def activate(act, z: np.ndarray, param: float = 0.0) -> np.ndarray:
-    """reference.activate on the C kernel: a new array act(z)."""
-    out = np.array(z, copy=True, order="C")
-    _module().act_forward(int(act), float(param), out)
-    return out
-
-
-def activation_grad(act, a: np.ndarray, z, da: np.ndarray, param: float = 0.0) -> np.ndarray:
-    """reference.activation_grad on the C kernel: a new array dL/dz."""
-    out = np.array(da, copy=True, order="C")
-    _module().act_grad(int(act), float(param), a, z, out)
-    return out
-
-
-def dropout_mask(seed: int, step: int, layer: int, shape: tuple, rate: float) -> np.ndarray:
-    """reference.dropout_mask on the C kernel."""
-    return _module().dropout_mask(seed, step, layer, shape, rate)
-
+# The names before issue 16, until every branch has moved to KERNELS' (same arguments).
+if AVAILABLE:
+    activate = _native.act_forward
+    activation_grad = _native.act_grad
+    dropout_mask = _native.dropout_mask
 
 # The one instance fastnn.backends hands out (it holds no state of its own).
 BACKEND = NativeBackend() if AVAILABLE else None

@@ -195,6 +195,17 @@ class StepSpec:
         return self.initial_accumulator if self.kind == Opt.ADAGRAD else 0.0
 
 
+@dataclass(frozen=True, eq=False)
+class TrainingBuffers:
+    """A model's flat training state, all in the NetSpec layout and the net's dtype:
+    ``params``, ``grads`` and the optimizer's ``states`` (StepSpec.n_states() arrays).
+    A training session works on these arrays in place and never copies them."""
+
+    params: np.ndarray
+    grads: np.ndarray
+    states: tuple[np.ndarray, ...] = ()
+
+
 class Workspace:
     """Buffers for one (network, batch size): allocated once, reused by every batch.
 
