@@ -42,41 +42,6 @@ def _model(sizes):
     return model
 
 
-class _Session:
-    """The training-session calls DataParallel makes, on the backend operations (what
-    the backend's own session does, for a checkout without one)."""
-
-    def __init__(self, model, X, y, batch):
-        self.model, self.X, self.y = model, X, y
-        self.backend, self.net = model.backend_impl(), model.net()
-        self.ws = self.backend.workspace(self.net, batch)
-        self.grads = model._grads
-        self.spec = model.optimizer.prepare()
-        self.segments = self.net.segments()
-
-    def compute_gradients(
-        self, rows, dropout_step, *, row_offset=0, denominator=None, penalty=True
-    ):
-        model, backend, net = self.model, self.backend, self.net
-        x, y = self.X[rows], self.y[rows]
-        backend.forward(net, model.params, x, self.ws, True, model.dropout_seed, dropout_step)
-        loss = backend.loss_grad(net, model.loss.spec, model.params, self.ws, y, None)
-        backend.backward(net, model.params, self.grads, self.ws, x)
-        return loss * len(y) / (denominator or len(y))
-
-    def apply_gradients(self, lr, t):
-        states = self.model.optimizer.states
-        self.backend.step(self.spec, self.model.params, self.grads, states, self.segments, lr, t)
-
-    def train_step(self, rows, lr, t, dropout_step):
-        model = self.model
-        return self.backend.train_step(
-            self.net, model.loss.spec, self.spec, model.params, self.grads,
-            model.optimizer.states, self.segments, self.ws, self.X, self.y, None, rows,
-            lr, t, model.dropout_seed, dropout_step,
-        )  # fmt: skip
-
-
 def worker(name: str, steps: int, warmup: int) -> dict:
     """One layout's measurement on this rank (run under mpiexec)."""
     import fastnn as fn
@@ -94,11 +59,8 @@ def worker(name: str, steps: int, warmup: int) -> dict:
         fnd.init()
         size, rank = fnd.size(), fnd.rank()
         strategy = fnd.DistributedOptimizer(model.optimizer).strategy
-    if hasattr(model, "training_session"):  # the backend's own session
-        session = model.training_session(batch)
-        session.bind_data(X, y)
-    else:
-        session = _Session(model, X, y, batch)
+    session = model.training_session(batch)  # what fit trains through
+    session.bind_data(X, y)
     order = rng.permutation(ROWS)
     seconds = []
     for step in range(warmup + steps):

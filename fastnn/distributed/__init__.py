@@ -29,7 +29,6 @@ from ._rows import Rows
 from ._split import share
 from ._state import broadcast_parameters
 from ._world import CollectiveError, init, mpi_available, world
-from ._world import local_size as _local_size
 
 
 def rank() -> int:
@@ -44,17 +43,12 @@ def size() -> int:
 
 def local_rank() -> int:
     """This process's rank among the job's processes on the same machine."""
-    job = world()
-    node = job.comm.Split_type(job.MPI.COMM_TYPE_SHARED)
-    try:
-        return node.Get_rank()
-    finally:
-        node.Free()
+    return world().local_rank
 
 
 def local_size() -> int:
     """How many of the job's processes run on this machine."""
-    return _local_size(world())
+    return world().local_size
 
 
 def barrier() -> None:

@@ -78,6 +78,10 @@ class World:
         self.comm = comm
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
+        # the ranks on this machine (a collective, so done once, while every rank inits)
+        node = comm.Split_type(self.MPI.COMM_TYPE_SHARED)
+        self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
+        node.Free()
         self.timeout = timeout
         self._waiting: tuple[float, str] | None = None
         self._watchdog: threading.Thread | None = None
@@ -203,15 +207,6 @@ def init(timeout: float | None = None, abort_on_exception: bool = True) -> World
     return _world
 
 
-def local_size(job: World) -> int:
-    """How many of the job's ranks run on this machine."""
-    node = job.comm.Split_type(job.MPI.COMM_TYPE_SHARED)
-    try:
-        return node.Get_size()
-    finally:
-        node.Free()
-
-
 def _share_cores(job: World) -> None:
     """k ranks on one machine would each start fastnn's kernels on all its cores (k x
     cores threads); unless OMP_NUM_THREADS says otherwise, each rank takes its share
@@ -221,7 +216,7 @@ def _share_cores(job: World) -> None:
     from ..runtime import _native_module, get_num_threads, set_num_threads
 
     if _native_module() is not None:
-        set_num_threads(max(1, get_num_threads() // local_size(job)))
+        set_num_threads(max(1, get_num_threads() // job.local_size))
 
 
 def _install_excepthook() -> None:

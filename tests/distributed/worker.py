@@ -174,7 +174,13 @@ def scenario_broadcast(fnd, rank, args, out):
     model = build(seed=None)
     before = weights_hash(model)
     fnd.broadcast_parameters(model)
-    return {"before": before, "after": weights_hash(model), "seed": model.seed}
+    return {
+        "before": before,
+        "after": weights_hash(model),
+        "seed": model.seed,
+        "local": [fnd.local_rank(), fnd.local_size()],
+        "threads": fn.get_num_threads(),
+    }
 
 
 def scenario_save(fnd, rank, args, out):
