@@ -14,8 +14,9 @@ One step on N ranks, for a global batch of b rows (positions p = 0..b-1 of the b
    the ranks' Ctrl-C flags;
 3. if the summed loss is finite every rank applies the same optimizer step to the same
    weights with the same summed gradient, so the weights stay bitwise identical on all
-   ranks (MPI returns the same bits of a sum to every rank); if it is not, no rank
-   steps and fit stops as it does in one process.
+   ranks (the MPI standard advises, and MPICH and Open MPI do, that a reduction gives
+   every rank the same bits; the tests check the weights' hash after every step); if
+   it is not, no rank steps and fit stops as it does in one process.
 
 Ctrl-C: a rank's SIGINT only marks its flag; the ranks learn of it together from the
 step's Allreduce and stop before the same next batch, so no rank is left waiting in a
