@@ -1,8 +1,8 @@
 """Data-parallel scaling on this machine: W1 and W2 at 1 rank x 1 thread, 1 rank x 2
 threads and 2 ranks x 1 thread (samples/s, Allreduce time per step, efficiency).
 
-    python bench/distributed.py                     # W1 and W2, all three layouts (~2 min)
-    python bench/distributed.py --workloads W2 --steps 20 --json out.json
+    python bench/distributed.py                     # W1 and W2, 3 layouts, 3 rounds (~3 min)
+    python bench/distributed.py --workloads W2 --steps 20 --rounds 5 --json out.json
 
 Each layout runs in its own job (``mpiexec -n R``, ``OMP_NUM_THREADS=T``), warms up, then
 times ``--steps`` steps of the global batch (W1: 784-256-128-10, batch 128; W2:
@@ -10,8 +10,9 @@ times ``--steps`` steps of the global batch (W1: 784-256-128-10, batch 128; W2:
 One rank runs fit's single-process step (the fused native train_step); two ranks run
 the data-parallel step of fastnn.distributed (DataParallel.run_batch: the split
 gradient, the MPI Allreduce of the flat gradient buffer, the same update everywhere).
-Efficiency is the speed-up over 1 rank x 1 thread divided by the cores used. The
-machine is shared: the load average is printed beside the numbers.
+Efficiency is the speed-up over 1 rank x 1 thread divided by the cores used. Layouts
+alternate over ``--rounds`` rounds (the order rotated) and the table shows each one's
+median round; the machine is shared, so the load average is printed beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,14 +131,15 @@ def run_layout(name: str, ranks: int, threads: int, steps: int, warmup: int) -> 
         "BENCH_RANKS": str(ranks),
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    here = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
-    command = [*here, "--warmup", str(warmup)]
-    if ranks > 1:
-        command = [_mpiexec(), "-n", str(ranks), *command]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    if done.returncode != 0:
-        raise SystemExit(f"{name} {ranks}x{threads} failed:\n{done.stderr[-3000:]}")
-    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    with tempfile.TemporaryDirectory() as out:
+        here = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
+        command = [*here, "--warmup", str(warmup), "--out", out]
+        if ranks > 1:
+            command = [_mpiexec(), "-n", str(ranks), *command]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            raise SystemExit(f"{name} {ranks}x{threads} failed:\n{done.stderr[-3000:]}")
+        results = [json.loads(path.read_text()) for path in Path(out).glob("rank*.json")]
     return max(results, key=lambda r: r["step_ms"])  # the slowest rank sets the pace
 
 
@@ -145,19 +148,30 @@ def main(argv=None) -> int:
     parser.add_argument("--workloads", default="W1,W2")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.steps, args.warmup)), flush=True)
+        result = worker(args.worker, args.steps, args.warmup)
+        Path(args.out, f"rank{result['rank']}.json").write_text(json.dumps(result))
         return 0
     rows = []
     for name in args.workloads.split(","):
-        for ranks, threads in LAYOUTS:
-            load = os.getloadavg()[0]
-            result = run_layout(name, ranks, threads, args.steps, args.warmup)
-            result["load_before"] = load
-            rows.append(result)
+        runs: dict = {layout: [] for layout in LAYOUTS}
+        for round_ in range(args.rounds):  # interleaved rounds, the order rotated
+            order = LAYOUTS[round_ % len(LAYOUTS) :] + LAYOUTS[: round_ % len(LAYOUTS)]
+            for ranks, threads in order:
+                load = os.getloadavg()[0]
+                result = run_layout(name, ranks, threads, args.steps, args.warmup)
+                result["load_before"] = load
+                runs[(ranks, threads)].append(result)
+        for layout in LAYOUTS:  # the round with the median samples/s of each layout
+            ordered = sorted(runs[layout], key=lambda r: r["samples_per_s"])
+            median = dict(ordered[len(ordered) // 2])
+            median["rounds"] = [r["samples_per_s"] for r in runs[layout]]
+            rows.append(median)
     print(_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
@@ -165,10 +179,8 @@ def main(argv=None) -> int:
 
 
 def _table(rows) -> str:
-    import platform
-
     lines = [
-        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"CPU: {_cpu_name()}, {len(os.sched_getaffinity(0))} cores; "
         "load average (1 min) before each layout in the last column",
         "| workload | ranks x threads | samples/s | step ms | Allreduce ms/step (in the step; "
         "alone; per layer) | speed-up | efficiency | load |",
@@ -184,6 +196,19 @@ def _table(rows) -> str:
             f"{speedup / cores:.0%} | {r['load_before']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def _allreduce(r) -> str:
