@@ -116,9 +116,8 @@ def _allreduce_layouts(world, grads, net, repeats: int = 10) -> tuple[float, flo
 
 
 def _mpiexec() -> str:
-    found = shutil.which("mpiexec") or shutil.which(
-        "mpiexec", path=str(Path(sys.executable).parent)
-    )
+    beside_python = str(Path(sys.executable).parent)  # where the mpich wheel puts it
+    found = shutil.which("mpiexec", path=beside_python) or shutil.which("mpiexec")
     if found is None:
         raise SystemExit("bench/distributed.py needs mpiexec: pip install 'fastnn[mpi]'")
     return found

@@ -31,8 +31,9 @@ import worker  # noqa: E402  (the ranks' script: its data, model and reference r
 
 
 def _mpiexec() -> list[str] | None:
+    # the launcher of the MPI mpi4py loads: the mpich wheel puts it beside python
     beside_python = str(Path(sys.executable).parent)
-    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=beside_python)
+    found = shutil.which("mpiexec", path=beside_python) or shutil.which("mpiexec")
     if found is None or not fn.distributed.mpi_available():
         return None
     command = [found]
