@@ -412,6 +412,13 @@ def test_session_rejects_bad_arguments():
     session.release_data()
     with pytest.raises(RuntimeError, match="bind_data"):
         session.compute_gradients(slice(0, 4), 0)
+    bare = _native.TrainSession.__new__(_native.TrainSession)  # never initialised
+    with pytest.raises(RuntimeError, match="initialised"):
+        bare.bind_data(x, y)
+    with pytest.raises(RuntimeError, match="initialised"):
+        bare.apply_gradients(0.1, 1)
+    with pytest.raises(RuntimeError, match="bind_data"):
+        bare.train_step(slice(0, 4), 0.1, 1, 0)
 
 
 # ------------------------------------------------------------------ through the Model

@@ -31,7 +31,8 @@ LOGS=$WORK/reports
 trap 'status=$?; [ $status -eq 0 ] && rm -rf "$WORK" || echo "kept $WORK"; exit $status' EXIT
 
 DEFAULT_TESTS=(
-    tests/test_native_kernels.py tests/test_native_backend.py tests/test_gemm.py
+    tests/test_native_kernels.py tests/test_native_backend.py tests/test_session.py
+    tests/test_twins.py tests/test_gemm.py
     tests/test_runtime.py tests/test_threads.py tests/test_interrupt.py tests/test_fuzz.py
     tests/test_bad_input.py tests/test_model_api.py tests/test_save_load.py
     tests/test_resume.py

@@ -3,7 +3,12 @@
 # TypeError/ValueError naming the argument, so the C layer never sees an array it cannot
 # handle.
 
+from .spec import Act, Loss, Metric, Opt
+
 cdef object _MASK64 = (1 << 64) - 1
+# How many codes of each kind there are (spec.py; tests/test_codes.py checks that
+# fastnn.h numbers them alike): the one place the range checks below take them from.
+cdef int _N_ACTS = len(Act), _N_LOSSES = len(Loss), _N_METRICS = len(Metric), _N_OPTS = len(Opt)
 
 
 cdef inline str _typenum_name(int typenum):
@@ -111,10 +116,14 @@ cdef void *_weights(sample_weight, int typenum, Py_ssize_t n) except? NULL:
     return _data(sample_weight)
 
 
-cdef int _check_act(int act) except -1:
-    if not FNN_ACT_LINEAR <= act <= FNN_ACT_STEP:
-        raise ValueError(f"unknown activation code {act}")
+cdef int _check_code(int code, int count, str what) except -1:
+    if not 0 <= code < count:
+        raise ValueError(f"unknown {what} code {code}")
     return 0
+
+
+cdef inline int _check_act(int act) except -1:
+    return _check_code(act, _N_ACTS, "activation")
 
 
 cdef int _check_segments(cnp.ndarray segments, Py_ssize_t size) except -1:

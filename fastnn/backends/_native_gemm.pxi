@@ -1,9 +1,6 @@
 # The GEMM (csrc/gemm/): out = epilogue(alpha * op(a) @ op(b) + beta * out).
 
-from .spec import Act
-
 EPILOGUE_MODES = ("none", "forward", "act_grad")
-cdef int _N_ACTS = len(Act)
 
 
 cdef int _act_code(object act) except -1:

@@ -6,7 +6,7 @@
 
 import weakref
 
-from .spec import Act, LayerKind, LossSpec, NetSpec
+from .spec import LayerKind, LossSpec, NetSpec
 
 # Predict's scratch lives on the C stack up to this many doubles (32 KiB: batches of
 # up to ~30 rows of a 784-256-128-10 net); above it, one malloc per call.
@@ -89,7 +89,7 @@ cdef class NetDesc:
             raise ValueError(f"{where} takes {l.n_in} inputs but the layer below gives "
                              f"{below.n_out}")
         if l.kind == FNN_LAYER_DENSE:
-            if not FNN_ACT_LINEAR <= l.act <= FNN_ACT_STEP:
+            if not 0 <= l.act < _N_ACTS:
                 raise ValueError(f"{where}: unknown activation code {l.act}")
             if l.w_offset < 0 or l.w_offset + l.n_in * l.n_out > self.n_params:
                 raise ValueError(f"{where}: W at {l.w_offset} does not fit in "

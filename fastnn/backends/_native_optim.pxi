@@ -9,10 +9,8 @@ cdef int _c_step_spec(spec, fnn_step_spec *out) except -1:
     if not isinstance(spec, StepSpec):
         raise TypeError(f"spec must be a fastnn.backends.spec.StepSpec, "
                         f"got {type(spec).__name__}")
-    kind = int(spec.kind)
-    if not FNN_OPT_SGD <= kind <= FNN_OPT_ADAGRAD:
-        raise ValueError(f"unknown optimizer code {kind}")
-    out.kind = kind
+    out.kind = spec.kind
+    _check_code(out.kind, _N_OPTS, "optimizer")
     out.nesterov = 1 if spec.nesterov else 0
     out.momentum = spec.momentum
     out.beta1 = spec.beta1

@@ -43,8 +43,7 @@ cdef class TrainSession:
         if not isinstance(loss, LossSpec):
             raise TypeError(f"loss must be a fastnn.backends.spec.LossSpec, "
                             f"got {type(loss).__name__}")
-        if not FNN_LOSS_MSE <= loss.code <= FNN_LOSS_KL_DIVERGENCE:
-            raise ValueError(f"unknown loss code {loss.code}")
+        _check_code(loss.code, _N_LOSSES, "loss")
         _c_step_spec(step_spec, &self.opt)
         self._bind_buffers(buffers, segments)
         self._bind_metrics(metrics)
@@ -80,8 +79,7 @@ cdef class TrainSession:
             raise ValueError(f"at most {_MAX_METRICS} metrics, got {count}")
         for i in range(count):
             self.metric_codes[i] = metrics[i]
-            if not FNN_METRIC_ACCURACY <= self.metric_codes[i] <= FNN_METRIC_MAE:
-                raise ValueError(f"unknown metric code {self.metric_codes[i]}")
+            _check_code(self.metric_codes[i], _N_METRICS, "metric")
         self.totals = np.zeros(count)
         self.c.metrics = self.metric_codes
         self.c.n_metrics = count
@@ -90,9 +88,15 @@ cdef class TrainSession:
 
     # ---------------------------------------------------------------- per fit
 
+    cdef int _made(self) except -1:
+        if self.desc is None:  # only a TrainSession.__new__ without __init__
+            raise RuntimeError("the TrainSession was not initialised")
+        return 0
+
     def bind_data(self, X, y, sample_weight=None):
         """Train on the rows of X (n, n_in), y (int64 labels (n,), or targets (n, n_out))
         and sample_weight (n,) or None; X may be a np.memmap. Kept until release_data."""
+        self._made()
         cdef cnp.ndarray x = _array(X, "X")
         _check_rows(x, "X", self.desc.typenum, self.desc.n_in, -1)
         cdef Py_ssize_t n_data = x.shape[0]
@@ -120,7 +124,7 @@ cdef class TrainSession:
     def reset_totals(self):
         """Set every metric's sum to 0."""
         cdef int i
-        for i in range(self.c.n_metrics):
+        for i in range(self.c.n_metrics):  # (0 metrics before __init__)
             self.c.totals[i] = 0
 
     # ---------------------------------------------------------------- per batch
@@ -214,6 +218,7 @@ cdef class TrainSession:
     def apply_gradients(self, double lr, t):
         """The update from grads (as reduced): clipnorm over all of them, then the rule
         over the trainable segments."""
+        self._made()
         cdef int64_t c_t = _check_t(t)
         with nogil:
             fnn_step(self.desc.f64, &self.opt, self.c.params, self.c.grads, self.state_ptrs,

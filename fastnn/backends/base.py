@@ -53,7 +53,9 @@ class TrainingSession(Protocol):
     """
 
     grads: np.ndarray  # the flat gradient buffer apply_gradients reads (to Allreduce)
-    trainable_segments: np.ndarray  # its [start, stop) ranges the optimizer updates, (s, 2)
+    # its [start, stop) ranges the optimizer updates, int64 (s, 2), in layer order:
+    # net.segments(), adjacent trainable layers merged (one range when all train)
+    trainable_segments: np.ndarray
     totals: np.ndarray  # float64: each metric's sum over the rows stepped since reset
 
     def bind_data(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> None:
