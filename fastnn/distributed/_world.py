@@ -161,6 +161,7 @@ class World:
         sys.stderr.write(f"fastnn.distributed: rank {self.rank} of {self.size}: {message}\n")
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(0.5)  # let the launcher forward this output before it ends the job
         self.comm.Abort(ABORT_CODE)
         os._exit(ABORT_CODE)  # MPI_Abort may return before the launcher ends this process
 
