@@ -233,7 +233,6 @@ class Strategy:
         return loss_sum, session.totals, seen
 
 
-LocalStrategy = Strategy  # the default: one process
 LOCAL = Strategy()
 
 
