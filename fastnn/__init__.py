@@ -27,9 +27,9 @@ from .model import Model
 from .perceptron import Perceptron
 from .runtime import get_num_threads, info, set_num_threads
 
-# Submodules loaded on first attribute access: fn.plot and fn.sklearn need optional
-# extras, so `import fastnn` must not import them.
-_LAZY_SUBMODULES = ("plot", "sklearn")
+# Submodules loaded on first attribute access: fn.plot, fn.sklearn, fn.dask and
+# fn.distributed need optional extras, so `import fastnn` must not import them.
+_LAZY_SUBMODULES = ("dask", "distributed", "plot", "sklearn")
 
 
 def __getattr__(name: str):

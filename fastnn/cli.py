@@ -188,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[0, 1, 2],
         help="0 silent, 1 progress bar, 2 one line per epoch (default)",
     )
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the MPI job this runs in (mpiexec -n N python -m fastnn "
+        "train --distributed ...; needs fastnn[mpi]); --batch-size is the global batch, "
+        "rank 0 prints and saves",
+    )
     train.add_argument("--save", metavar="PATH", default=None, help="save the trained model")
     train.add_argument(
         "--plot",
@@ -264,9 +271,20 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"--plot {args.plot}: the folder {folder} does not exist")
 
 
+def _rank(args: argparse.Namespace) -> int:
+    """This process's MPI rank with --distributed (initialising MPI), else 0."""
+    if not getattr(args, "distributed", False):
+        return 0
+    import fastnn.distributed as fnd
+
+    return fnd.rank()
+
+
 def train(args: argparse.Namespace) -> int:
     import fastnn as fn
 
+    rank = _rank(args)
+    say = print if rank == 0 else _silent
     _check_outputs(args)
     recipe = {**FALLBACK, **RECIPES.get(args.dataset, {})}
     hidden = _setting(args, recipe, "hidden")
@@ -301,17 +319,23 @@ def train(args: argparse.Namespace) -> int:
     )
     rate = fn.schedules.CosineDecay(lr, epochs) if schedule == "cosine" else lr
     optimizer = _optimizer(name, rate, weight_decay)
+    if args.distributed:
+        import fastnn.distributed as fnd
+
+        optimizer = fnd.DistributedOptimizer(optimizer)
     model.compile(loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"])
-    print(
+    say(
         f"fastnn {fn.__version__}: {args.dataset} ({X.shape[0]} train / {X_test.shape[0]} "
         f"test, {X.shape[1]} features, {n_classes} classes)"
     )
     decay = f", weight decay {weight_decay:g}" if weight_decay is not None else ""
-    print(
+    ranks = f", {fnd.size()} MPI ranks (global batch)" if args.distributed else ""
+    say(
         f"network {X.shape[1]}-{'-'.join(map(str, hidden))}-{n_classes} {args.activation}, "
         f"{name} lr {lr:g} {schedule}{decay}, batch {batch_size}, {epochs} epochs, "
         f"{'standardized' if standardize else 'raw'} inputs, dropout {dropout:g}, "
-        f"backend {model.backend}, {fn.get_num_threads()} thread(s)" + _products(fn, model)
+        f"backend {model.backend}, {fn.get_num_threads()} thread(s){ranks}"
+        + _products(fn, model)
     )
     started = time.perf_counter()
     X_fit, mean, std = fn.data.standardize(X) if standardize else (X, None, None)
@@ -320,26 +344,30 @@ def train(args: argparse.Namespace) -> int:
         y,
         epochs=epochs,
         batch_size=batch_size,
-        verbose=args.verbose,
+        verbose=args.verbose if rank == 0 else 0,
         validation_split=args.validation_split,
     )
     if standardize:
         fn.data.fold_standardization(model, mean, std)
     seconds = time.perf_counter() - started
     result = model.evaluate(X_test, y_test)
-    print(
+    say(
         f"test accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}  "
         f"({seconds:.2f} s training)"
     )
     if args.save:
-        model.save(args.save)
-        print(f"saved the model to {args.save}")
-    if args.plot:
+        model.save(args.save)  # with --distributed, rank 0 writes
+        say(f"saved the model to {args.save}")
+    if args.plot and rank == 0:
         from . import plot
 
         plot.history(history).savefig(args.plot, dpi=100)
         print(f"wrote the loss curve to {args.plot}")
     return 0
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
 
 
 def info() -> int:
@@ -375,8 +403,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _playground(args)
         return info()
     except (ValueError, TypeError, OSError, RuntimeError) as error:
+        if getattr(args, "distributed", False):
+            _distributed_error(args, error)
         print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def _distributed_error(args, error: Exception) -> None:
+    """Under MPI an error on one rank must end the job (the others would wait for it):
+    MPI_Abort after the message. An error every rank raised (ranks that disagree) is
+    printed by rank 0 alone, and every rank exits with status 2."""
+    from .distributed import world
+
+    job = world()
+    if job.size == 1:
+        return
+    if getattr(error, "collective", False):
+        if job.rank != 0:
+            raise SystemExit(2)
+        return
+    job.abort(f"fastnn {args.command}: error: {error}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,8 @@ class ModelFileError(ValueError):
 
 def save_model(model, path) -> None:
     path = Path(os.fspath(path))
+    if not getattr(model.optimizer, "saves_files", True):
+        return  # data-parallel training: rank 0 writes the file, the other ranks skip
     check_writable(path)
     document, arrays = _payload(model)
     _write_atomically(path, document, arrays)

@@ -16,9 +16,10 @@ two ways training stops early without losing the user's work:
 
 The strategy hook
 -----------------
-How one batch is run, and how an epoch's sums become its logs, is left to a strategy
-object: ``fit(..., strategy=s)``, else the compiled optimizer's ``strategy`` attribute
-if it has one, else ``LOCAL``. A strategy has two methods (see ``Strategy``):
+How fit runs, around the loop that stays the same, is left to a strategy object:
+``fit(..., strategy=s)``, else the compiled optimizer's ``strategy`` attribute if it has
+one, else ``LOCAL``. A strategy subclasses ``Strategy``, whose methods are one process's
+defaults, and overrides what it changes:
 
 * ``run_batch(session, rows, lr, t, dropout_step) -> loss``: one optimizer step on the
   batch ``rows`` (int64 indices into the training rows, or a slice), returning the
@@ -26,7 +27,12 @@ if it has one, else ``LOCAL``. A strategy has two methods (see ``Strategy``):
   nothing changed (fit then stops: divergence);
 * ``epoch_sums(session, loss_sum, seen) -> (loss_sum, metric_sums, seen)``: this
   process's running sums at the epoch's end (the sum of loss * batch rows, the
-  session's metric totals, the rows stepped) as the epoch's over every process.
+  session's metric totals, the rows stepped) as the epoch's over every process;
+* ``prepare_data``, ``bind_data``: how fit's inputs are checked and split, and how the
+  training rows reach the session (rows may stay in a file);
+* ``fitting(...)``: a context manager around the rest of fit (after prepare_data), with
+  ``verbose`` and ``interrupted``: what this process shows, and the Ctrl-C flag the
+  loop reads at batch boundaries.
 
 ``LOCAL`` (one process) is ``session.train_step`` and the sums as they are. A
 data-parallel strategy (fastnn.distributed) splits ``rows`` across the ranks, calls
@@ -38,10 +44,10 @@ across the ranks. Everything else in fit stays the same for every strategy.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
@@ -97,12 +103,53 @@ def fit(
     else:
         run_epochs = epochs
 
-    X = model.prepare_features(X)
-    y = model.prepare_targets(y, X.shape[0])
-    weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], model.dtype)
-    (X, y, weight), validation = _split_validation(
-        model, X, y, weight, validation_split, validation_data
+    (X, y, weight), validation = strategy.prepare_data(
+        model, X, y, sample_weight, validation_split, validation_data
     )
+    scope = strategy.fitting(
+        model,
+        X,
+        y,
+        weight,
+        batch_size=batch_size,
+        epochs=run_epochs,
+        shuffle=shuffle,
+        validation=_describe_validation(validation_split, validation),
+    )
+    with scope:
+        return _fit(
+            model,
+            X,
+            y,
+            weight,
+            validation,
+            batch_size,
+            run_epochs,
+            initial_epoch,
+            shuffle,
+            strategy.verbose(verbose),
+            callbacks,
+            target_loss,
+            strategy,
+        )
+
+
+def _fit(
+    model,
+    X,
+    y,
+    weight,
+    validation,
+    batch_size: int,
+    run_epochs: int,
+    initial_epoch,
+    shuffle: bool,
+    verbose: int,
+    callbacks,
+    target_loss,
+    strategy,
+) -> History:
+    """fit once its inputs are checked and split, inside the strategy's scope."""
     history = History()
     history.params = {"epochs": run_epochs, "batch_size": batch_size, "samples": X.shape[0]}
     progress = ProgressLogger(verbose, run_epochs, X.shape[0])
@@ -117,7 +164,9 @@ def fit(
         callback.on_train_begin({})
     first = model.epochs_trained if initial_epoch is None else initial_epoch
     try:
-        with sigint_as_flag() as interrupted:
+        with sigint_as_flag() as local_flag:
+            # what the loop reads; data-parallel ranks must stop before the same batch
+            interrupted = strategy.interrupted(local_flag)
             for epoch in range(first, first + run_epochs):
                 model.epochs_trained = epoch
                 for callback in everyone:
@@ -146,36 +195,55 @@ def fit(
     return history
 
 
-class Strategy(Protocol):
-    """How fit runs one batch and totals an epoch (the module's docstring has the rules)."""
+class Strategy:
+    """How fit runs, around the loop that stays the same (the module's docstring has the
+    rules). These defaults are training in one process; a strategy for several
+    (fastnn.distributed.DataParallel) overrides what it must."""
 
-    def run_batch(self, session, rows, lr: float, t: int, dropout_step: int) -> float: ...
+    def prepare_data(self, model, X, y, sample_weight, validation_split, validation_data):
+        """fit's inputs checked and converted, and the validation part split off:
+        returns ((X, y, weight), validation or None)."""
+        X = model.prepare_features(X)
+        y = model.prepare_targets(y, X.shape[0])
+        weight = check.as_sample_weight("sample_weight", sample_weight, X.shape[0], model.dtype)
+        return _split_validation(model, X, y, weight, validation_split, validation_data)
 
-    def epoch_sums(self, session, loss_sum: float, seen: int) -> tuple: ...
+    def fitting(self, model, X, y, weight, *, batch_size, epochs, shuffle, validation):
+        """A context manager around the rest of fit (after prepare_data)."""
+        return contextlib.nullcontext()
 
+    def verbose(self, verbose: int) -> int:
+        """The verbosity this process shows."""
+        return verbose
 
-class LocalStrategy:
-    """One process: a batch is one session.train_step; the sums are this process's."""
+    def interrupted(self, flag):
+        """The flag the loop reads at batch boundaries, from this process's Ctrl-C flag."""
+        return flag
+
+    def bind_data(self, session, X, y, weight) -> None:
+        """The training rows, to the session (once per fit)."""
+        session.bind_data(X, y, weight)
 
     def run_batch(self, session, rows, lr: float, t: int, dropout_step: int) -> float:
+        """One optimizer step on the batch ``rows``; returns its mean loss."""
         return session.train_step(rows, lr, t, dropout_step)
 
     def epoch_sums(self, session, loss_sum: float, seen: int) -> tuple:
+        """(loss sum, metric sums, rows) of the epoch over every process."""
         return loss_sum, session.totals, seen
 
 
-LOCAL = LocalStrategy()
+LOCAL = Strategy()
 
 
 def _check_strategy(strategy, optimizer) -> Strategy:
     if strategy is None:
         strategy = getattr(optimizer, "strategy", None) or LOCAL
-    for method in ("run_batch", "epoch_sums"):
-        if not callable(getattr(strategy, method, None)):
-            raise TypeError(
-                f"strategy must have run_batch and epoch_sums methods (see "
-                f"fastnn.training.Strategy); got {type(strategy).__name__}"
-            )
+    if not isinstance(strategy, Strategy):
+        raise TypeError(
+            "strategy must be a fastnn.training.Strategy (subclass it and override what "
+            f"changes, such as run_batch and epoch_sums); got {type(strategy).__name__}"
+        )
     return strategy
 
 
@@ -189,7 +257,7 @@ class _Loop:
         self.shuffle = shuffle
         self.strategy = strategy
         self.session = model.training_session(self.batch)
-        self.session.bind_data(X, y, weight)
+        strategy.bind_data(self.session, X, y, weight)
         # the last weights known to be finite: refreshed at each epoch's start
         self.snapshot = [model.params.copy(), *(s.copy() for s in model.optimizer.states)]
         self.metric_names = list(model.metrics)
@@ -295,6 +363,13 @@ def _split_validation(model, X, y, weight, split: float, data):
 
     train, held = slice(0, n_train), slice(n_train, None)
     return (X[train], y[train], part(weight, train)), (X[held], y[held], part(weight, held))
+
+
+def _describe_validation(split: float, validation) -> str:
+    """The validation setup in words (data-parallel ranks compare it)."""
+    if validation is None:
+        return "none"
+    return f"split {split:g}" if split else f"{validation[0].shape[0]} given rows"
 
 
 def _check_callbacks(callbacks) -> list[Callback]:

@@ -28,6 +28,8 @@ CASES = {
     "native_vs_numpy": ((), [], []),
     "sklearn_pipeline": (("sklearn",), [], ["best parameters", "test accuracy"]),
     "onnx_export": (("onnx", "onnxruntime"), ["{tmp}/digits.onnx"], ["largest difference"]),
+    "distributed_mpi": (("mpi4py",), [], ["1 rank(s): training loss", "test accuracy"]),
+    "dask_sweep": (("distributed", "sklearn"), [], ["best parameters", "test accuracy"]),
 }
 
 

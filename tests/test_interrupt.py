@@ -134,7 +134,7 @@ def test_ctrl_c_inside_a_kernel_stops_fit_at_the_next_batch_boundary():
     main = threading.get_ident()
     clock = _BatchClock()
     # the second batch's training step (forward, backward and update: one call into C,
-    # made by fit's LocalStrategy.run_batch, the Python frame on top during it)
+    # made by fit's Strategy.run_batch, the Python frame on top during it)
     sender = _ctrl_c_when(
         lambda: len(clock.begins) == 2 and _in_native_call(main, "run_batch", "training.py")
     )

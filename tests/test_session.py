@@ -17,6 +17,7 @@ from conftest import BACKENDS
 from test_native_backend import RTOL, assert_close, dense, dropout, make_net
 
 import fastnn as fn
+from fastnn import training
 from fastnn.backends import native
 from fastnn.backends.reference import ReferenceBackend, metric_sum
 from fastnn.backends.spec import Act, Loss, LossSpec, Metric, Opt, StepSpec, TrainingBuffers
@@ -484,7 +485,7 @@ def test_a_session_of_ones_own_trains_as_fit_does(backend):
     assert np.array_equal(stepped.params, fitted.params)
 
 
-class _OneRank:
+class _OneRank(training.Strategy):
     """fit's strategy hook driven through the split: compute_gradients then
     apply_gradients, nothing in between (a data-parallel run on one rank)."""
 

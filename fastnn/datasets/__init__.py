@@ -5,7 +5,7 @@ Loaders return `(X_train, y_train), (X_test, y_test)` with X float32 of shape
 """
 
 from ._default import load_default
-from ._idx import load_idx
+from ._idx import load_idx, open_idx
 from ._mnist import load_fashion_mnist, load_mnist
 from ._playground import make_circles, make_gaussians, make_spiral, make_xor
 from ._registry import available, load
@@ -21,4 +21,5 @@ __all__ = [
     "make_gaussians",
     "make_spiral",
     "make_xor",
+    "open_idx",
 ]

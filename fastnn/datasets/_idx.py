@@ -14,7 +14,7 @@ from typing import BinaryIO, Union
 
 import numpy as np
 
-__all__ = ["load_idx"]
+__all__ = ["load_idx", "open_idx"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -79,3 +79,43 @@ def _read_idx(stream: BinaryIO, path: str) -> np.ndarray:
         )
     # astype to the native byte order also copies out of the read-only bytes buffer.
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def open_idx(path: PathLike) -> np.memmap:
+    """Map an uncompressed IDX file without reading it: a read-only ``np.memmap`` of the
+    shape and type the header declares (big-endian types as the file stores them).
+    Rows are read from disk only when indexed, so a data-parallel rank that indexes its
+    own rows never holds the whole set (fastnn.distributed.Rows). A gzip-compressed file
+    cannot be mapped: ValueError saying so."""
+    path = os.fspath(path)
+    with open(path, "rb") as raw:
+        if raw.read(2) == _GZIP_MAGIC:
+            raise ValueError(
+                f"{path} is gzip-compressed and cannot be memory-mapped; decompress it first "
+                "(gunzip -k) or read it whole with load_idx"
+            )
+        raw.seek(0)
+        header = raw.read(4)
+        if len(header) == 4 and header[:2] == b"\0\0" and header[2] in IDX_DTYPES:
+            sizes = raw.read(4 * header[3])
+        else:
+            sizes = b""
+    if len(header) < 4 or header[:2] != b"\0\0" or header[2] not in IDX_DTYPES or header[3] == 0:
+        raise ValueError(
+            f"{path}: not an IDX file: bad magic number {header.hex() or '(empty file)'}; "
+            "expected 0000, a type code (08, 09, 0b, 0c, 0d or 0e) and a dimension count >= 1"
+        )
+    dtype, ndim = IDX_DTYPES[header[2]], header[3]
+    if len(sizes) < 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions declared)")
+    shape = tuple(int(s) for s in np.frombuffer(sizes, dtype=">u4"))
+    offset = 4 + 4 * ndim
+    expected = math.prod(shape) * dtype.itemsize
+    actual = os.path.getsize(path) - offset
+    if actual != expected:
+        problem = "truncated" if actual < expected else "has trailing bytes"
+        raise ValueError(
+            f"{path}: IDX file {problem}: the header declares shape {shape} of {dtype.name} "
+            f"({expected} bytes of data), but {actual} bytes follow it"
+        )
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
