@@ -334,8 +334,7 @@ def train(args: argparse.Namespace) -> int:
         f"network {X.shape[1]}-{'-'.join(map(str, hidden))}-{n_classes} {args.activation}, "
         f"{name} lr {lr:g} {schedule}{decay}, batch {batch_size}, {epochs} epochs, "
         f"{'standardized' if standardize else 'raw'} inputs, dropout {dropout:g}, "
-        f"backend {model.backend}, {fn.get_num_threads()} thread(s){ranks}"
-        + _products(fn, model)
+        f"backend {model.backend}, {fn.get_num_threads()} thread(s){ranks}{_products(fn, model)}"
     )
     started = time.perf_counter()
     X_fit, mean, std = fn.data.standardize(X) if standardize else (X, None, None)

@@ -53,7 +53,7 @@ class Model:
         dtype: str = "float32",
         backend: str | None = None,
         name: str | None = None,
-        precision: str | None = None,
+        precision: str = "float32",
     ) -> None:
         self._dtype = check.check_dtype(dtype)
         self._precision = mixed_precision.check_precision(precision, self._dtype)

@@ -122,7 +122,6 @@ void gemm_bf16_run(const gemm_bf16_kernels *t, const gemm_operands *op, const ge
  * the levels' tables (cpu/cpu.h: fnn_bf16_at). At the AMX level a product too small for
  * 16 x 16 tiles (few rows, short K) takes the AVX512-BF16 kernels: a tile with one used
  * row does 1/16 of its work. */
-const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t n,
-                                               ptrdiff_t k);
+const gemm_bf16_kernels *gemm_bf16_kernels_for(int level, ptrdiff_t m, ptrdiff_t k);
 
 #endif /* FASTNN_GEMM_BF16_H */

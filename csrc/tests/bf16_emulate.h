@@ -1,8 +1,9 @@
 /*
- * bf16_emulate.h - plain-C stand-ins for the intrinsics of the bf16 kernel files
- * (csrc/gemm/gemm_bf16_avx512bf16.c, gemm_bf16_amx.c), written from the definitions in
- * the Intel SDM, so that test_bf16_emulated.c runs those files' own source on any CPU.
- * A kernel file includes this instead of <immintrin.h> when FASTNN_BF16_EMULATE is set.
+ * bf16_emulate.h - plain-C stand-ins for the intrinsics of the bf16 kernel fragments
+ * (csrc/gemm/gemm_bf16_avx512bf16.inc, gemm_bf16_amx.inc), written from the definitions
+ * in the Intel SDM, so that test_bf16_emulated.c runs those fragments' own source on any
+ * CPU: it defines FASTNN_BF16_EMULATE and includes this header first, and the fragments
+ * then leave out <immintrin.h>.
  *
  * AVX512-BF16:
  *   __m512 (16 floats), __m512i = __m512bh (64 bytes: 32 bf16), BF16_VEC(v) (the

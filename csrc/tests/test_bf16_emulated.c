@@ -53,7 +53,7 @@ static float bf16_round(float x) { return bf16_to_f32(bf16_from_f32(x)); }
 
 /* gemm_bf16_tile_out as gemm_bf16_store.inc computes it, in scalar C. */
 static void gemm_bf16_tile_out(const float *tile, int ld, int rows, int cols, const gemm_out *o,
-                        ptrdiff_t i, ptrdiff_t j)
+                               ptrdiff_t i, ptrdiff_t j)
 {
     const int relu = o->act == FNN_ACT_RELU;
     for (int r = 0; r < rows; r++) {
@@ -435,8 +435,7 @@ static void test_routing(void)
         {FNN_BF16_PORTABLE, 64, 64, "portable"},
     };
     for (size_t r = 0; r < sizeof routes / sizeof *routes; r++) {
-        const gemm_bf16_kernels *t = gemm_bf16_kernels_for(routes[r].level, routes[r].m, 64,
-                                                           routes[r].k);
+        const gemm_bf16_kernels *t = gemm_bf16_kernels_for(routes[r].level, routes[r].m, routes[r].k);
         cases++;
         if (strcmp(t ? t->name : "portable", routes[r].want) != 0) {
             printf("FAIL routing: level %d, m %td, k %td took %s, not %s\n", routes[r].level,
