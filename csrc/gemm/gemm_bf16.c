@@ -117,7 +117,10 @@ static void round_range(void *ctx, ptrdiff_t task, int worker)
     }
 }
 
-#define ROUND_TASK_ELEMENTS (1 << 16)
+/* At least this many elements per task (about 6 us of rounding against the pool's
+ * ~1 us hand-off), and tasks in multiples of the thread count, so that both operands'
+ * copies are shared evenly from a 128 x 256 activation matrix up. */
+#define ROUND_TASK_ELEMENTS (1 << 14)
 
 static void round_copy(ptrdiff_t rows, ptrdiff_t cols, const float *src, ptrdiff_t rs,
                        ptrdiff_t cs, float *dst, ptrdiff_t *drs, ptrdiff_t *dcs)
@@ -134,7 +137,8 @@ static void round_copy(ptrdiff_t rows, ptrdiff_t cols, const float *src, ptrdiff
     if (j.src_step == 1 && j.src_line == j.length) /* dense already: one run */
         j.length = j.elements, j.src_line = 0;
     const int threads = fnn_get_num_threads();
-    j.tasks = gemm_max(1, gemm_min(j.elements / ROUND_TASK_ELEMENTS, 4 * (ptrdiff_t)threads));
+    j.tasks = gemm_min(j.elements / ROUND_TASK_ELEMENTS, 4 * (ptrdiff_t)threads);
+    j.tasks = j.tasks >= threads ? j.tasks - j.tasks % threads : 1;
     if (j.tasks == 1 || threads <= 1)
         for (ptrdiff_t t = 0; t < j.tasks; t++)
             round_range(&j, t, 0);
