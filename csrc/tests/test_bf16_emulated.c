@@ -435,7 +435,8 @@ static void test_routing(void)
         {FNN_BF16_PORTABLE, 64, 64, "portable"},
     };
     for (size_t r = 0; r < sizeof routes / sizeof *routes; r++) {
-        const gemm_bf16_kernels *t = gemm_bf16_kernels_for(routes[r].level, routes[r].m, routes[r].k);
+        const gemm_bf16_kernels *t =
+            gemm_bf16_kernels_for(routes[r].level, routes[r].m, routes[r].k);
         cases++;
         if (strcmp(t ? t->name : "portable", routes[r].want) != 0) {
             printf("FAIL routing: level %d, m %td, k %td took %s, not %s\n", routes[r].level,
