@@ -8,6 +8,10 @@ The C sources and the Cython file are compiled into the one extension module
   for the baseline x86-64 (or whatever the target is). A level's code runs only after
   the run-time CPU check chose it, so one build runs on any x86-64; ``-march=native``
   is never used. Off x86 only the scalar level is built.
+* The bf16 GEMM levels (``FNN_BF16_LEVELS`` in levels.mk: AVX512-BF16, AMX) are built
+  like the CPU levels, where the compiler has their ISAs (``csrc/tests/bf16_isa_probe.c``
+  builds); ``FASTNN_HAVE_BF16_ISA`` then tells the runtime their tables exist. Without
+  them bf16 products run at the portable level.
 * OpenMP is used when the compiler accepts ``-fopenmp`` (probed by compiling a tiny
   program) unless ``FASTNN_NO_OPENMP=1``; otherwise the build is serial.
 * ``FASTNN_SANITIZE=1`` builds with AddressSanitizer + UBSan (for the sanitizer run).
@@ -105,6 +109,20 @@ def level_of(path: Path) -> str | None:
 
 
 OPENMP = openmp_flags()
+BF16_LEVELS = LEVELS.get("FNN_BF16_LEVELS", [])
+# The last bf16 level's flags include the others' (levels.mk).
+HAVE_BF16_ISA = (
+    IS_X86
+    and bool(BF16_LEVELS)
+    and compiler_accepts(
+        LEVEL_FLAGS[BF16_LEVELS[-1]], (CSRC / "tests" / "bf16_isa_probe.c").read_text()
+    )
+)
+if IS_X86 and not HAVE_BF16_ISA:
+    print(
+        "fastnn: the compiler lacks AVX512-BF16/AMX: bf16 runs at the portable level",
+        file=sys.stderr,
+    )
 SANITIZE = (
     ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
     if env_flag("FASTNN_SANITIZE")
@@ -135,6 +153,8 @@ def kernel_sources() -> list[str]:
         level = level_of(c_file)
         if "tests" in c_file.parts or (level not in (None, "scalar") and not IS_X86):
             continue
+        if level in BF16_LEVELS and not HAVE_BF16_ISA:
+            continue
         found.append(c_file.as_posix())
     return found
 
@@ -160,6 +180,8 @@ class BuildExt(build_ext):
 defines = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if OPENMP:
     defines.append(("FASTNN_HAVE_OPENMP", "1"))
+if HAVE_BF16_ISA:
+    defines.append(("FASTNN_HAVE_BF16_ISA", "1"))
 
 native = Extension(
     "fastnn.backends._native",

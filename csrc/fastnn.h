@@ -64,6 +64,10 @@ enum fnn_metric {
 
 enum fnn_simd { FNN_SIMD_SCALAR = 0, FNN_SIMD_AVX2 = 1, FNN_SIMD_AVX512 = 2 };
 
+/* A Dense layer's matrix products: float, or BF16 (fnn_sgemm_bf16: operands rounded to
+ * bf16, float sums; float nets only, double nets ignore it). */
+enum fnn_precision { FNN_PRECISION_FLOAT32 = 0, FNN_PRECISION_BF16 = 1 };
+
 /* ------------------------------------------------------------------ runtime */
 
 /* The SIMD level the CPU supports (detected once). */
@@ -148,6 +152,48 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
  * any SIMD level this CPU can run; a workspace allocates it once per layer shape. */
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               int threads);
+
+/* ------------------------------------------------------------------ bf16 products */
+/* Mixed precision as PyTorch's CPU autocast runs a matrix product: both operands rounded
+ * to bfloat16, the products summed in float, C and every epilogue step in float.
+ *
+ * Rounding (fnn_f32_to_bf16, and every bf16 kernel): round to nearest, ties to even,
+ * from the bits: (u + 0x7FFF + ((u >> 16) & 1)) >> 16; a NaN stays a (quiet) NaN, and a
+ * float subnormal becomes a zero of its sign, as the CPU's own conversion
+ * (vcvtneps2bf16) does and as vdpbf16ps / tdpbf16ps treat bf16 subnormals anyway, so
+ * that every level multiplies the same bf16 values. bf16 -> float is exact.
+ *
+ * Levels (cpu/levels.mk: FNN_BF16_LEVELS), detected once (the CPU and, for AMX, the
+ * OS's permission), forced lower by FASTNN_BF16=portable|avx512_bf16|amx or
+ * fnn_set_bf16_level; a SIMD level below AVX-512 means portable:
+ *   PORTABLE     any CPU: the float GEMM of the current SIMD level on bf16-rounded copies
+ *                of A and B (float FMAs of exact bf16 products)
+ *   AVX512_BF16  vdpbf16ps: 16 float lanes each add the products of a bf16 pair
+ *   AMX          tdpbf16ps on 16 x 16 float tiles (Linux: tile permission granted)
+ * Results agree across levels up to the order of the float sums; within a level they
+ * are bitwise the same for any thread count. */
+enum fnn_bf16 { FNN_BF16_PORTABLE = 0, FNN_BF16_AVX512_BF16 = 1, FNN_BF16_AMX = 2 };
+
+int fnn_bf16_detected(void);
+int fnn_bf16_level(void);
+/* Force a level <= the detected one (higher is clamped down); returns the level now in
+ * effect. */
+int fnn_set_bf16_level(int level);
+
+/* out[i] = bf16 bits of x[i] / x[i] rounded to bf16 and widened back (out may be x). */
+void fnn_f32_to_bf16(ptrdiff_t n, const float *x, uint16_t *out);
+void fnn_round_bf16_f32(ptrdiff_t n, const float *x, float *out);
+void fnn_bf16_to_f32(ptrdiff_t n, const uint16_t *x, float *out);
+
+/* fnn_sgemm (same arguments, strides, epilogue, scratch and threading contract) with A
+ * and B rounded to bf16. Scratch: fnn_gemm_bf16_scratch_bytes, enough at every bf16
+ * level this CPU can run. */
+void fnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                    const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                    const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                    float beta, float *c, ptrdiff_t ldc,
+                    const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
+size_t fnn_gemm_bf16_scratch_bytes(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int threads);
 
 /* ------------------------------------------------------------------ activations */
 
@@ -294,6 +340,7 @@ typedef struct fnn_layer {
     double rate;          /* Dropout */
     double l1, l2;        /* kernel regularizer */
     int trainable;
+    int precision;        /* enum fnn_precision: its forward and backward products */
 } fnn_layer;
 
 /* A network: its layers in order. Parameters live in one flat buffer (params) laid out

@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="floating-point type of the weights and the arithmetic (default float32)",
     )
     train.add_argument(
+        "--precision",
+        default="float32",
+        choices=["float32", "bf16", "mixed_bfloat16"],
+        help="matrix products in float32, or with bfloat16 inputs and float32 sums (bf16, "
+        "as torch.autocast; Keras's name mixed_bfloat16 too); weights stay float32",
+    )
+    train.add_argument(
         "--validation-split",
         type=float,
         default=0.0,
@@ -238,6 +245,14 @@ def _optimizer(name: str, lr, weight_decay: float | None):
     return cls(lr=lr, weight_decay=weight_decay)
 
 
+def _products(fn, model) -> str:
+    """ ", bf16 products (level amx)" for a bf16 model: which kernels run them."""
+    if model.precision == "float32":
+        return ""
+    level = "NumPy reference" if model.backend == "numpy" else f"level {fn.info()['bf16']}"
+    return f", {model.precision} products ({level})"
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before training, not after it, where --save or --plot cannot be written."""
     from pathlib import Path
@@ -295,7 +310,12 @@ def train(args: argparse.Namespace) -> int:
             layers.append(fn.Dropout(dropout))
     layers.append(fn.Dense(n_classes, "softmax"))
     model = fn.Model(
-        layers, input_dim=X.shape[1], seed=args.seed, dtype=args.dtype, backend=args.backend
+        layers,
+        input_dim=X.shape[1],
+        seed=args.seed,
+        dtype=args.dtype,
+        backend=args.backend,
+        precision=args.precision,
     )
     rate = fn.schedules.CosineDecay(lr, epochs) if schedule == "cosine" else lr
     optimizer = _optimizer(name, rate, weight_decay)
@@ -314,7 +334,7 @@ def train(args: argparse.Namespace) -> int:
         f"network {X.shape[1]}-{'-'.join(map(str, hidden))}-{n_classes} {args.activation}, "
         f"{name} lr {lr:g} {schedule}{decay}, batch {batch_size}, {epochs} epochs, "
         f"{'standardized' if standardize else 'raw'} inputs, dropout {dropout:g}, "
-        f"backend {model.backend}, {fn.get_num_threads()} thread(s){ranks}"
+        f"backend {model.backend}, {fn.get_num_threads()} thread(s){ranks}{_products(fn, model)}"
     )
     started = time.perf_counter()
     X_fit, mean, std = fn.data.standardize(X) if standardize else (X, None, None)

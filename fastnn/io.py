@@ -197,6 +197,7 @@ def model_from_config(config: dict, backend=None):
         dtype=config["dtype"],
         backend=backend if backend is not None else config["backend"],
         name=config["name"],
+        precision=config.get("precision", "float32"),  # files from before bf16: float32
     )
     if config["loss"] is not None and config["optimizer"] is not None:
         model.compile(

@@ -8,6 +8,7 @@ in fastnn.training.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -17,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import backends, losses, metrics, optimizers
+from . import precision as mixed_precision
 from . import validation as check
 from .backends.spec import Act, LayerKind, Metric, NetSpec, TrainingBuffers
 from .layers import Dense, Layer
@@ -35,6 +37,10 @@ class Model:
     dtype: "float32" (the default) or "float64", for the weights and the arithmetic.
     backend: "native" (the C kernels) or "numpy" (the reference); None follows
         fn.set_backend.
+    precision: "float32" (the default), or "bf16" (Keras's "mixed_bfloat16" too): every
+        matrix product with bfloat16 inputs and float32 sums, as
+        ``torch.autocast("cpu", dtype=torch.bfloat16)``; weights, optimizer state,
+        activations and loss stay float32 (fastnn.precision). Float32 models only.
 
     Then ``compile(loss, optimizer, metrics)``, ``fit``, ``evaluate``, ``predict``.
     """
@@ -47,8 +53,10 @@ class Model:
         dtype: str = "float32",
         backend: str | None = None,
         name: str | None = None,
+        precision: str = "float32",
     ) -> None:
         self._dtype = check.check_dtype(dtype)
+        self._precision = mixed_precision.check_precision(precision, self._dtype)
         self._backend_name = None if backend is None else backends.check_name(backend)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
@@ -160,8 +168,12 @@ class Model:
             raise RuntimeError("the model is not built yet: give input_dim or call fit first")
         if self._net is None:
             specs, n_in, offset = [], self._input_dim, 0
+            products = mixed_precision.code(self._precision)
             for layer in self.layers:
-                specs.append(layer.spec(n_in, offset))
+                spec = layer.spec(n_in, offset)
+                if spec.kind == LayerKind.DENSE:
+                    spec = dataclasses.replace(spec, precision=products)
+                specs.append(spec)
                 offset += layer.n_params(n_in)
                 n_in = layer.output_dim(n_in)
             self._net = NetSpec(tuple(specs), offset, self._dtype)
@@ -174,6 +186,18 @@ class Model:
     def dtype(self) -> np.dtype:
         """The floating-point type of the weights and the arithmetic."""
         return self._dtype
+
+    @property
+    def precision(self) -> str:
+        """The matrix products' precision: "float32", or "bf16" (bfloat16 inputs, float32
+        sums; fastnn.precision). Settable at any time, e.g. to predict in bf16 after
+        training in float32; the weights stay float32 either way."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str | None) -> None:
+        self._precision = mixed_precision.check_precision(value, self._dtype)
+        self._invalidate()
 
     @property
     def input_dim(self) -> int | None:
@@ -514,7 +538,7 @@ class Model:
         line = "  ".join("-" * w for w in widths)
         print_fn(
             f'Model "{self.name}"  (input_dim={self._input_dim}, dtype={self._dtype}, '
-            f"backend={self.backend})"
+            f"precision={self._precision}, backend={self.backend})"
         )
         print_fn(line)
         for i, row in enumerate(rows):
@@ -535,7 +559,8 @@ class Model:
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
-        return f"Model([{layers}], input_dim={self._input_dim}, dtype='{self._dtype}')"
+        extra = "" if self._precision == "float32" else f", precision='{self._precision}'"
+        return f"Model([{layers}], input_dim={self._input_dim}, dtype='{self._dtype}'{extra})"
 
     # ------------------------------------------------------------ persistence
 
@@ -567,6 +592,7 @@ class Model:
             "name": self.name,
             "input_dim": self._input_dim,
             "dtype": str(self._dtype),
+            "precision": self._precision,
             "seed": self.seed,
             "backend": self._backend_name,
             "layers": [layer.get_config() for layer in self.layers],

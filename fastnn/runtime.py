@@ -38,8 +38,8 @@ def get_num_threads() -> int:
 
 
 def info() -> dict:
-    """What this fastnn is and runs on: version, default backend, SIMD level in use,
-    OpenMP, threads."""
+    """What this fastnn is and runs on: version, default backend, SIMD and bf16 levels
+    in use and detected, OpenMP, threads."""
     native = _native_module()
     facts = {
         "version": __version__,
@@ -47,6 +47,8 @@ def info() -> dict:
         "native_available": native is not None,
         "simd": None,
         "simd_detected": None,
+        "bf16": None,
+        "bf16_detected": None,
         "openmp": False,
         "threads": 1,
         "cpu": platform.processor() or platform.machine(),

@@ -3,6 +3,8 @@ the Fashion-MNIST recipe's accuracy."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 
 import numpy as np
@@ -64,10 +66,11 @@ def test_the_recipe_weight_decay_is_dropped_with_another_optimizer(capsys):
     assert "weight decay" not in out
 
 
-@pytest.mark.slow
-def test_fashion_mnist_recipe_reaches_90_percent(capsys):
-    """Issue 4's accuracy at speed: the defaults reach 0.90, mean of seeds 0-2 (the time,
-    <= 10 s on 2 cores, is printed and reported, not asserted on a shared CI machine)."""
+SEEDS = (0, 1, 2)
+
+
+def _fashion_mnist_recipe(*flags: str) -> list[float]:
+    """Test accuracies of `fastnn train --dataset fashion-mnist` over SEEDS (with flags)."""
     try:
         fn.datasets.load_fashion_mnist()
     except FileNotFoundError as missing:
@@ -75,11 +78,43 @@ def test_fashion_mnist_recipe_reaches_90_percent(capsys):
             f"Fashion-MNIST is not installed ({missing}); apt-get install dataset-fashion-mnist"
         )
     accuracies = []
-    for seed in range(3):
-        status, out, err = _train(capsys, "--dataset", "fashion-mnist", "--seed", str(seed))
-        assert status == 0, err
-        assert "adamw lr 0.002 cosine, weight decay 0.01, batch 256, 12 epochs" in out
-        assert "standardized inputs, dropout 0.05" in out
-        accuracies.append(_accuracy(out))
-    print("Fashion-MNIST recipe, seeds 0-2:", accuracies)
-    assert np.mean(accuracies) >= 0.90, accuracies
+    for seed in SEEDS:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["train", "--verbose", "0", "--dataset", "fashion-mnist", "--seed", str(seed)]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main([*argv, *flags])
+        assert status == 0, err.getvalue()
+        text = out.getvalue()
+        assert "adamw lr 0.002 cosine, weight decay 0.01, batch 256, 12 epochs" in text
+        assert "standardized inputs, dropout 0.05" in text
+        assert ("bf16 products" in text) == ("bf16" in flags)
+        print(text.strip().splitlines()[-1])
+        accuracies.append(_accuracy(text))
+    return accuracies
+
+
+@pytest.fixture(scope="module")
+def fashion_mnist_float32():
+    """The float32 recipe's accuracies, trained once for the tests below (~30 s)."""
+    return _fashion_mnist_recipe()
+
+
+@pytest.mark.slow
+def test_fashion_mnist_recipe_reaches_90_percent(fashion_mnist_float32):
+    """Issue 4's accuracy at speed: the defaults reach 0.90, mean of seeds 0-2 (the time,
+    <= 10 s on 2 cores, is printed and reported, not asserted on a shared CI machine)."""
+    print("Fashion-MNIST recipe, seeds 0-2:", fashion_mnist_float32)
+    assert np.mean(fashion_mnist_float32) >= 0.90, fashion_mnist_float32
+
+
+@pytest.mark.slow
+def test_fashion_mnist_recipe_in_bf16_is_within_0_3_points(fashion_mnist_float32):
+    """Issue 13: the recipe with bf16 products (--precision bf16, at the bf16 level this
+    CPU has) reaches the float32 recipe's mean test accuracy over seeds 0-2 within 0.3
+    points (measured on Zen 3, portable level: 0.9009 float32, 0.9008 bf16)."""
+    bf16 = _fashion_mnist_recipe("--precision", "bf16")
+    print("Fashion-MNIST recipe, seeds 0-2, float32:", fashion_mnist_float32, "bf16:", bf16)
+    assert abs(np.mean(bf16) - np.mean(fashion_mnist_float32)) <= 0.003, (
+        bf16,
+        fashion_mnist_float32,
+    )

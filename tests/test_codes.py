@@ -13,7 +13,7 @@ import pytest
 from c_build import simd_levels
 
 from fastnn.backends import native
-from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt
+from fastnn.backends.spec import Act, LayerKind, Loss, Metric, Opt, Precision
 
 HEADER = Path(__file__).resolve().parents[1] / "csrc" / "fastnn.h"
 ENUMS = {
@@ -22,6 +22,7 @@ ENUMS = {
     "FNN_OPT_": Opt,
     "FNN_LAYER_": LayerKind,
     "FNN_METRIC_": Metric,
+    "FNN_PRECISION_": Precision,
 }
 SIMD = {f"FNN_SIMD_{name.upper()}": code for code, name in enumerate(simd_levels())}
 

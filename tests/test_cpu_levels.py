@@ -30,11 +30,19 @@ def test_the_levels_start_with_the_scalar_one_and_are_unique():
     assert LEVELS[0] == "scalar" and len(set(LEVELS)) == len(LEVELS)
 
 
+def bf16_levels() -> list[str]:
+    """FNN_BF16_LEVELS of csrc/cpu/levels.mk (above the portable level), lowest first."""
+    found = re.search(r"^FNN_BF16_LEVELS\s*:=(.*)$", (CPU / "levels.mk").read_text(), re.M)
+    return found.group(1).split() if found else []
+
+
 def test_each_level_is_one_translation_unit_with_its_flags():
     files = sorted(p.stem for p in CPU.glob("*.c"))
     flags = flags_lines()
     assert sorted(flags) == files, "every csrc/cpu/<level>.c needs a FNN_CFLAGS_<level> line"
     assert set(LEVELS) <= set(files), "a SIMD level without its csrc/cpu/<level>.c"
+    assert set(bf16_levels()) <= set(files), "a bf16 level without its csrc/cpu/<level>.c"
+    assert not set(LEVELS) & set(bf16_levels()), "a level on both axes"
     assert flags["scalar"].strip() == "", "the scalar level is the target's baseline"
     assert "native" not in " ".join(flags.values()), "never -march=native"
     for level in LEVELS:
@@ -70,3 +78,34 @@ def test_the_build_files_name_no_level_of_their_own():
 def test_python_lists_the_same_levels():
     native = pytest.importorskip("fastnn.backends._native")
     assert list(native.SIMD_LEVELS) == LEVELS
+
+
+def test_the_bf16_levels_are_listed_alike():
+    """The bf16 axis (docs/architecture.md): each level of FNN_BF16_LEVELS is a file that
+    exports its table, declared in cpu.h and handed out by runtime.c in enum fnn_bf16's
+    order, after the portable level; its flags include the AVX-512 level's (its files
+    are AVX-512 code too), and each level's flags include the one's below."""
+    levels = bf16_levels()
+    assert levels, "csrc/cpu/levels.mk has no FNN_BF16_LEVELS line"
+    header = (ROOT / "csrc" / "fastnn.h").read_text()
+    body = re.search(r"enum fnn_bf16\s*\{(.*?)\}", header, re.S).group(1)
+    codes = dict(re.findall(r"FNN_BF16_(\w+)\s*=\s*(\d+)", body))
+    assert {name.lower(): int(code) for name, code in codes.items()} == {
+        level: code for code, level in enumerate(["portable", *levels])
+    }
+    runtime = (ROOT / "csrc" / "runtime" / "runtime.c").read_text()
+    names = ", ".join(f'"{level}"' for level in ["portable", *levels])
+    assert f"bf16_names[] = {{{names}}};" in runtime, "runtime.c's FASTNN_BF16 names"
+    cpu_h = (CPU / "cpu.h").read_text()
+    flags = flags_lines()
+    below = set(flags[LEVELS[-1]].split())
+    for level in levels:
+        source = (CPU / f"{level}.c").read_text()
+        assert re.search(rf"^#define FNN_ISA {level}$", source, re.M), f"{level}.c: FNN_ISA"
+        assert f"const struct gemm_bf16_kernels *const fnn_bf16_{level} =" in source, level
+        assert f"[FNN_BF16_{level.upper()}] = &fnn_bf16_{level}," in runtime, level
+        assert f"extern const struct gemm_bf16_kernels *const fnn_bf16_{level};" in cpu_h
+        assert below <= set(flags[level].split()), f"{level}'s flags lack the level below's"
+        below = set(flags[level].split())
+    native = pytest.importorskip("fastnn.backends._native")
+    assert list(native.BF16_LEVELS) == ["portable", *levels]

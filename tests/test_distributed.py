@@ -22,7 +22,7 @@ import pytest
 
 import fastnn as fn
 from fastnn.distributed import Rows, share
-from fastnn.distributed._digest import disagreement
+from fastnn.distributed._digest import describe, disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed" / "worker.py"
@@ -98,6 +98,27 @@ def test_disagreement_names_each_field_and_rank():
     assert "batch_size differs (ranks 0, 1: 40; rank 2: 41)" in message
     assert "dtype" not in message
     assert "broadcast_parameters" in message  # the way out for unseeded models
+
+
+def test_the_digest_tells_bf16_from_float32_products():
+    """A rank with bf16 products would train another model: the precision is a field."""
+    fields = {}
+    for precision in ("float32", "bf16"):
+        model = worker.build(dtype="float32")
+        model.precision = precision
+        X, y = worker.data()
+        fields[precision] = describe(
+            model,
+            batch_size=40,
+            epochs=1,
+            n_rows=len(X),
+            n_features=X.shape[1],
+            targets=y.reshape(-1, 1),
+            shuffle=True,
+            validation="none",
+        )
+    message = disagreement([fields["float32"], fields["bf16"]])
+    assert "precision differs (rank 0: float32; rank 1: bf16)" in message
 
 
 def test_rows_reads_only_the_rows_asked_for_and_converts_like_the_loader(tmp_path):

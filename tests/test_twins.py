@@ -30,6 +30,9 @@ RUNTIME = {
     "openmp_enabled",
     "set_num_threads",
     "get_num_threads",
+    "bf16_detected",
+    "bf16_level",
+    "set_bf16_level",
 }
 NETWORK_PASSES = {
     "net_forward": "forward",
@@ -112,6 +115,13 @@ CASES = {
         None,
     ),
     "mix64": lambda dtype: (dict(x=2**64 - 5), None),
+    # bf16: float32 in, whatever dtype the case is run for (test_bf16.py: bit for bit)
+    "round_bf16": lambda dtype: (dict(x=_matrix(np.float32)), None),
+    "bf16_bits": lambda dtype: (dict(x=_matrix(np.float32)), None),
+    "bf16_to_float32": lambda dtype: (
+        dict(bits=np.array([0, 0x3F80, 0x8000, 0x7FC0, 0xFF80, 0x0001], np.uint16)),
+        None,
+    ),
 }
 
 

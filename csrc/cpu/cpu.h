@@ -99,7 +99,22 @@ const fnn_cpu_kernels *fnn_cpu_at(int level);
  * The bf16 GEMM (AVX-512 BF16, AMX) is a second axis, chosen apart from the SIMD level:
  * a CPU can have AVX-512 without BF16, and AMX tiles need the kernel's permission
  * (arch_prctl). Its levels are built exactly like the SIMD levels (one cpu/<level>.c
- * each, its flags in levels.mk) but fill a table of their own type, declared here,
- * beside its own chooser; runtime.c holds its detection. */
+ * each, its flags in levels.mk: FNN_BF16_LEVELS) but fill a table of their own type
+ * (gemm_bf16_kernels, gemm/bf16.h); runtime.c holds their detection. They are compiled
+ * in where the compiler has their ISAs (FASTNN_HAVE_BF16_ISA). */
+
+struct gemm_bf16_kernels; /* gemm/bf16.h */
+
+/* The tables, one per level above portable (enum fnn_bf16). */
+#if defined(FASTNN_X86) && defined(FASTNN_HAVE_BF16_ISA)
+extern const struct gemm_bf16_kernels *const fnn_bf16_avx512_bf16;
+extern const struct gemm_bf16_kernels *const fnn_bf16_amx;
+#endif
+
+/* The table of bf16 level `level` (enum fnn_bf16), whatever the CPU has: NULL for the
+ * portable level (no table: the float GEMM), a level not compiled in, or past the last.
+ * For the driver (gemm_bf16.c, at the level in use), the scratch sizes of every level
+ * and the tests; only the tables of levels up to fnn_bf16_detected() may be run. */
+const struct gemm_bf16_kernels *fnn_bf16_at(int level);
 
 #endif /* FASTNN_CPU_H */

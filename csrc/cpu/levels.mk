@@ -22,3 +22,15 @@ FNN_LEVEL_CFLAGS := --param=ipa-cp-unit-growth=20
 FNN_CFLAGS_scalar :=
 FNN_CFLAGS_avx2 := -mavx2 -mfma
 FNN_CFLAGS_avx512 := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma
+
+# The bf16 GEMM levels (csrc/gemm/gemm_bf16.c), a second axis chosen apart from the SIMD
+# level: a CPU can have AVX-512 without BF16, and AMX needs the OS's tile permission.
+# Above the portable level (no file: the float GEMM of the SIMD level on bf16-rounded
+# copies), lowest first: enum fnn_bf16 (fastnn.h), runtime.c's bf16 tables and
+# BF16_LEVELS in fastnn/backends/_native_bf16.pxi list them in this order. Built only
+# where the compiler takes their flags (setup.py and the Makefile probe them; without
+# them, bf16 runs at the portable level).
+FNN_BF16_LEVELS := avx512_bf16 amx
+
+FNN_CFLAGS_avx512_bf16 := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mavx512bf16
+FNN_CFLAGS_amx := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mavx512bf16 -mamx-tile -mamx-bf16

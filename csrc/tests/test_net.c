@@ -15,6 +15,7 @@
  *   5. fnn_net_train_step (rows gathered from a data set, the update fused into
  *      backprop, metrics) gives the bits of the four calls, allocates nothing, and the
  *      same bits with 1 and 2 threads.
+ * 3-5 run twice: with float products and with bf16 products (at this CPU's bf16 level).
  */
 #include <math.h>
 #include <stdint.h>
@@ -315,9 +316,10 @@ static long train(float *params, ptrdiff_t n_params, const fnn_net *net, int ste
 
 static void test_train_step(const fnn_net *net, ptrdiff_t n_params, const float *start);
 
-static void test_training(void)
+/* Training at one product precision (enum fnn_precision: float, or bf16 products). */
+static void test_training(int precision)
 {
-    const fnn_layer layers[3] = {
+    fnn_layer layers[3] = {
         {.kind = FNN_LAYER_DENSE, .act = FNN_ACT_RELU, .n_in = 64, .n_out = 128, .w_offset = 0,
          .b_offset = 64 * 128, .trainable = 1},
         {.kind = FNN_LAYER_DROPOUT, .n_in = 128, .n_out = 128, .w_offset = -1, .b_offset = -1,
@@ -326,6 +328,8 @@ static void test_training(void)
          .w_offset = 64 * 128 + 128, .b_offset = 64 * 128 + 128 + 1280, .trainable = 1,
          .l2 = 1e-4},
     };
+    layers[0].precision = layers[2].precision = precision;
+    printf("products in %s:\n", precision == FNN_PRECISION_BF16 ? "bf16" : "float");
     const fnn_net net = {layers, 3};
     const ptrdiff_t n_params = 64 * 128 + 128 + 1280 + 10;
     float *start = malloc(sizeof(float) * (size_t)n_params);
@@ -476,7 +480,8 @@ int main(void)
 {
     test_gradient_check();
     test_predict_matches_forward();
-    test_training();
+    test_training(FNN_PRECISION_FLOAT32);
+    test_training(FNN_PRECISION_BF16); /* at the bf16 level this CPU has */
     if (failures) {
         printf("%d failures\n", failures);
         return 1;

@@ -82,6 +82,15 @@ static int fnn_update_fuses(const fnn_net *net, const fnn_train_step *s)
     return matched == s->n_segments;
 }
 
+/* Scratch for one of layer l's products (m x n, depth k), in the layer's precision. */
+static size_t fnn_layer_gemm_scratch(const fnn_layer *l, int is_double, ptrdiff_t m,
+                                     ptrdiff_t n, ptrdiff_t k, int threads)
+{
+    if (!is_double && l->precision == FNN_PRECISION_BF16)
+        return fnn_gemm_bf16_scratch_bytes(m, n, k, threads);
+    return fnn_gemm_scratch_bytes(is_double, m, n, k, threads);
+}
+
 size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch, int threads)
 {
     size_t bytes = 0;
@@ -89,12 +98,12 @@ size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
         const fnn_layer *l = &net->layers[i];
         if (l->kind != FNN_LAYER_DENSE)
             continue;
-        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, batch, l->n_out, l->n_in,
-                                                           threads));
-        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, l->n_in, l->n_out, batch,
-                                                           threads));
-        bytes = fnn_max_size(bytes, fnn_gemm_scratch_bytes(is_double, batch, l->n_in, l->n_out,
-                                                           threads));
+        bytes = fnn_max_size(bytes, fnn_layer_gemm_scratch(l, is_double, batch, l->n_out,
+                                                           l->n_in, threads));
+        bytes = fnn_max_size(bytes, fnn_layer_gemm_scratch(l, is_double, l->n_in, l->n_out,
+                                                           batch, threads));
+        bytes = fnn_max_size(bytes, fnn_layer_gemm_scratch(l, is_double, batch, l->n_in,
+                                                           l->n_out, threads));
     }
     return bytes;
 }
@@ -108,8 +117,8 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
     for (int i = 0; i < net->n_layers; i++) {
         const fnn_layer *l = &net->layers[i];
         if (l->kind == FNN_LAYER_DENSE)
-            gemm = fnn_max_size(gemm, fnn_gemm_scratch_bytes(is_double, rows, l->n_out, l->n_in,
-                                                             threads));
+            gemm = fnn_max_size(gemm, fnn_layer_gemm_scratch(l, is_double, rows, l->n_out,
+                                                             l->n_in, threads));
     }
     return buffers + gemm;
 }

@@ -1,5 +1,5 @@
 # Declarations of csrc/fastnn.h for Cython (keep in step with the header).
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 
 cdef extern from "fastnn.h" nogil:
@@ -38,6 +38,20 @@ cdef extern from "fastnn.h" nogil:
     size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                   int threads)
 
+    # ---------------------------------------------------------------- bf16 products
+    int fnn_bf16_detected()
+    int fnn_bf16_level()
+    int fnn_set_bf16_level(int level)
+    void fnn_f32_to_bf16(ptrdiff_t n, const float *x, uint16_t *out)
+    void fnn_round_bf16_f32(ptrdiff_t n, const float *x, float *out)
+    void fnn_bf16_to_f32(ptrdiff_t n, const uint16_t *x, float *out)
+    void fnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                        const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                        const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                        float beta, float *c, ptrdiff_t ldc,
+                        const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
+    size_t fnn_gemm_bf16_scratch_bytes(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int threads)
+
     void fnn_act_forward_f32(int act, double param, float *x, ptrdiff_t n)
     void fnn_act_forward_f64(int act, double param, double *x, ptrdiff_t n)
     void fnn_act_grad_f32(int act, double param, const float *a, const float *z,
@@ -55,6 +69,7 @@ cdef extern from "fastnn.h" nogil:
         double rate
         double l1, l2
         int trainable
+        int precision
 
     # ---------------------------------------------------------------- activations
     void fnn_softmax_rows_f32(ptrdiff_t m, ptrdiff_t n, float *x, ptrdiff_t ldx)
@@ -96,6 +111,8 @@ cdef extern from "fastnn.h" nogil:
         FNN_SIMD_SCALAR
         FNN_SIMD_AVX2
         FNN_SIMD_AVX512
+        FNN_PRECISION_FLOAT32
+        FNN_PRECISION_BF16
         FNN_PREDICT_CHUNK
 
     # ---------------------------------------------------------------- dropout

@@ -8,6 +8,7 @@ job:
     _native_checks.pxi    the argument checks every entry point shares
     _native_dispatch.pxi  one wrapper per C kernel over its float / double twins
     _native_runtime.pxi   SIMD level and thread count
+    _native_bf16.pxi      the bf16 level, and the bf16 rounding kernels
     _native_gemm.pxi      the GEMM with its epilogues
     _native_net.pxi       the network's C description and workspace; whole-net passes
     _native_optim.pxi     the optimizer step and the gradient norm
@@ -28,6 +29,7 @@ cnp.import_array()
 include "_native_checks.pxi"
 include "_native_dispatch.pxi"
 include "_native_runtime.pxi"
+include "_native_bf16.pxi"
 include "_native_gemm.pxi"
 include "_native_net.pxi"
 include "_native_optim.pxi"

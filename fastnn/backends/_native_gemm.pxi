@@ -34,7 +34,7 @@ cdef int _mode_code(object mode, int act, object bias, object z, object aux) exc
 
 def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
          double beta=0.0, out=None, bias=None, act=0, double act_param=0.0, z=None,
-         aux=None, mode=None):
+         aux=None, mode=None, precision="float32"):
     """out = epilogue(alpha * op(a) @ op(b) + beta * out), op transposing when asked.
 
     ``a`` and ``b`` are 2-D float32 or float64 arrays of one dtype with any strides
@@ -47,11 +47,17 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     * act_grad: out = (alpha*op(a)@op(b) + beta*out) * act'(aux), aux being the
       activation's output (its input z for GELU), shape (m, n).
 
-    The GIL is released during the product; threads as set by set_num_threads().
+    ``precision="bf16"`` (float32 only) rounds a and b to bfloat16 and sums the exact
+    products in float (fnn_sgemm_bf16, at the bf16 level in use); C and the epilogue
+    stay float32. The GIL is released during the product; threads as set by
+    set_num_threads().
     """
     cdef int typenum = cnp.PyArray_TYPE(_array(a, "a"))
     if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         raise TypeError(f"a has dtype {a.dtype}, expected float32 or float64")
+    cdef bint bf16 = _bf16_precision(precision)
+    if bf16 and typenum != cnp.NPY_FLOAT32:
+        raise TypeError(f"precision='bf16' multiplies float32 operands; a has dtype {a.dtype}")
     cdef cnp.ndarray A = _matrix(a, "a", typenum)
     cdef cnp.ndarray B = _matrix(b, "b", typenum)
     cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(A)
@@ -133,5 +139,10 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0,
     cdef void *pc = _data(C)
     cdef Py_ssize_t ldc = C.strides[0] // itemsize if m > 1 else n
     with nogil:
-        fnn_gemm(f64, m, n, k, alpha, pa, rsa, csa, pb, rsb, csb, beta, pc, ldc, &epi)
+        if bf16:
+            fnn_sgemm_bf16(m, n, k, <float>alpha, <const float *>pa, rsa, csa,
+                           <const float *>pb, rsb, csb, <float>beta, <float *>pc, ldc, &epi,
+                           NULL, 0)
+        else:
+            fnn_gemm(f64, m, n, k, alpha, pa, rsa, csa, pb, rsb, csb, beta, pc, ldc, &epi)
     return C

@@ -82,7 +82,12 @@ cdef class NetDesc:
         l.l1 = layer.l1
         l.l2 = layer.l2
         l.trainable = 1 if layer.trainable else 0
+        l.precision = <int>int(layer.precision)
         where = f"net.layers[{i}]"
+        if l.precision != FNN_PRECISION_FLOAT32 and l.precision != FNN_PRECISION_BF16:
+            raise ValueError(f"{where}: unknown precision code {l.precision}")
+        if l.precision == FNN_PRECISION_BF16 and self.typenum != cnp.NPY_FLOAT32:
+            raise ValueError(f"{where}: bf16 products need a float32 net, not float64")
         if l.n_in < 1 or l.n_out < 1:
             raise ValueError(f"{where}: sizes must be >= 1, got {l.n_in} -> {l.n_out}")
         if below is not None and below.n_out != l.n_in:

@@ -35,11 +35,14 @@ def _module():
 
 
 def info() -> dict:
-    """What the kernels run with: SIMD level in use and detected, OpenMP, threads."""
+    """What the kernels run with: SIMD level in use and detected, the bf16 level in use
+    and detected (fastnn.precision), OpenMP, threads."""
     native = _module()
     return {
         "simd": native.simd_level(),
         "simd_detected": native.simd_detected(),
+        "bf16": native.bf16_level(),
+        "bf16_detected": native.bf16_detected(),
         "openmp": native.openmp_enabled(),
         "threads": native.get_num_threads(),
     }

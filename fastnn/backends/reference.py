@@ -34,6 +34,7 @@ from .spec import (
     Metric,
     NetSpec,
     Opt,
+    Precision,
     StepSpec,
     TrainingBuffers,
     Workspace,
@@ -62,11 +63,19 @@ def gemm(
     z: np.ndarray | None = None,
     aux: np.ndarray | None = None,
     mode: str | None = None,
+    precision="float32",
 ) -> np.ndarray:
     """fnn_sgemm / fnn_dgemm: out = epilogue(alpha op(a) @ op(b) + beta out), op
     transposing when asked. Epilogue ``mode`` (inferred when None, as the native one):
     "forward" adds ``bias``, keeps the sum in ``z`` and applies ``act``; "act_grad"
-    multiplies by act' of ``aux`` (the activation's output; its input for GELU)."""
+    multiplies by act' of ``aux`` (the activation's output; its input for GELU).
+    ``precision="bf16"`` (or Precision.BF16; float32 only) is fnn_sgemm_bf16: a and b
+    rounded to bf16 (round_bf16), whose products are exact in float32, summed in float32;
+    the epilogue stays float32."""
+    if _bf16(precision):
+        if a.dtype != np.float32 or b.dtype != np.float32:
+            raise TypeError(f"precision='bf16' multiplies float32 operands; a has dtype {a.dtype}")
+        a, b = round_bf16(a), round_bf16(b)
     t = (a.T if trans_a else a) @ (b.T if trans_b else b)
     if alpha != 1:
         t = t * t.dtype.type(alpha)
@@ -88,6 +97,39 @@ def gemm(
         return t
     out[...] = t
     return out
+
+
+def _bf16(precision) -> bool:
+    """Whether a gemm precision (a name, or a spec.Precision) is bf16; ValueError else."""
+    if isinstance(precision, Precision):
+        return precision == Precision.BF16
+    if precision not in ("float32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r}; expected one of ('float32', 'bf16')")
+    return precision == "bf16"
+
+
+# ---------------------------------------------------------------- bf16
+
+
+def bf16_bits(x: np.ndarray) -> np.ndarray:
+    """The bfloat16 bits (uint16) of float32 x, from its bits u: round to nearest, ties to
+    even, (u + 0x7FFF + ((u >> 16) & 1)) >> 16; a NaN stays NaN (quiet: bit 6 set); a
+    float32 subnormal becomes a zero of its sign, as the CPU's vcvtneps2bf16 does."""
+    u = np.asarray(x, dtype=np.float32).view(np.uint32)
+    nearest = (u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16  # NaN: wraps, unused
+    bits = np.where((u & 0x7FFFFFFF) > 0x7F800000, (u >> 16) | 0x0040, nearest)
+    bits = np.where((u & 0x7F800000) == 0, (u >> 16) & 0x8000, bits)
+    return bits.astype(np.uint16)
+
+
+def round_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 x rounded to bf16 (bf16_bits) and widened back (exactly) to float32."""
+    return (bf16_bits(x).astype(np.uint32) << 16).view(np.float32)
+
+
+def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """The float32 values of bf16 bits: the bits are a float32's upper half."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 # ---------------------------------------------------------------- activations
@@ -181,19 +223,21 @@ def act_grad(act, a: np.ndarray, z: np.ndarray | None, da: np.ndarray, param: fl
 # ---------------------------------------------------------------- dense layer
 
 
-def dense_forward(x, w, b, act, param: float = 0.0):
-    """(z, a) with z = x @ w + b and a = act(z); b may be None."""
-    z = x @ w
+def dense_forward(x, w, b, act, param: float = 0.0, precision=Precision.FLOAT32):
+    """(z, a) with z = x @ w + b and a = act(z); b may be None. The product in
+    ``precision`` (gemm); the bias and the activation in the dtype."""
+    z = gemm(x, w, precision=precision)
     if b is not None:
         z += b
     return z, act_forward(act, z, param)
 
 
-def dense_backward(x, w, dz, need_dx: bool = True):
-    """(dw, db, dx) of a dense layer from dL/dz; dx is None when not needed."""
-    dw = x.T @ dz
+def dense_backward(x, w, dz, need_dx: bool = True, precision=Precision.FLOAT32):
+    """(dw, db, dx) of a dense layer from dL/dz; dx is None when not needed. Both
+    products in ``precision`` (gemm), as autocast runs a linear layer's backward."""
+    dw = gemm(x, dz, trans_a=True, precision=precision)
     db = dz.sum(axis=0)
-    dx = dz @ w.T if need_dx else None
+    dx = gemm(dz, w, trans_b=True, precision=precision) if need_dx else None
     return dw, db, dx
 
 
@@ -460,6 +504,9 @@ KERNELS: dict[str, Callable] = {
     "grad_norm": grad_norm,
     "dropout_mask": dropout_mask,
     "mix64": mix64,
+    "round_bf16": round_bf16,
+    "bf16_bits": bf16_bits,
+    "bf16_to_float32": bf16_to_float32,
 }
 
 # The names before issue 16, until every branch has moved to the ones above.
@@ -528,7 +575,7 @@ class ReferenceBackend:
                     out[...] = x
             else:
                 w, b = _weights(net, params, i)
-                z, a = dense_forward(x, w, b, layer.act, layer.act_param)
+                z, a = dense_forward(x, w, b, layer.act, layer.act_param, layer.precision)
                 if ws.pres[i] is not None:
                     ws.pres[i][:n] = z
                 out[...] = a
@@ -574,7 +621,7 @@ class ReferenceBackend:
                 delta = delta * ws.masks[i][:n] * scale if layer.rate > 0 else delta
             else:
                 w, _ = _weights(net, params, i)
-                dw, db, dx = dense_backward(below, w, delta, need_dx=i > stop)
+                dw, db, dx = dense_backward(below, w, delta, i > stop, layer.precision)
                 if layer.trainable:
                     if penalty:
                         dw = dw + _regularization_grad(layer, w)
@@ -605,7 +652,7 @@ class ReferenceBackend:
             for i, layer in enumerate(net.layers):
                 if layer.kind == LayerKind.DENSE:
                     w, b = _weights(net, params, i)
-                    h = dense_forward(h, w, b, layer.act, layer.act_param)[1]
+                    h = dense_forward(h, w, b, layer.act, layer.act_param, layer.precision)[1]
             out[start : start + chunk] = h
         return out
 

@@ -68,6 +68,15 @@ class Metric(IntEnum):
     MAE = 3
 
 
+class Precision(IntEnum):
+    """Matrix-product precision codes (``FNN_PRECISION_*`` in fastnn.h): FLOAT32, or BF16:
+    both operands rounded to bfloat16, their (exact) products summed in float32 (float32
+    nets only; see fastnn.precision)."""
+
+    FLOAT32 = 0
+    BF16 = 1
+
+
 class LayerKind(IntEnum):
     """Layer codes (``FNN_LAYER_*`` in fastnn.h)."""
 
@@ -81,7 +90,8 @@ class LayerSpec:
 
     A Dropout layer has ``n_in == n_out``, no parameters (offsets -1) and ``rate``; a
     Dense layer has ``rate == 0``. ``l1``/``l2`` are the kernel regularizer's factors.
-    ``trainable=False`` means: no gradient for this layer's parameters.
+    ``trainable=False`` means: no gradient for this layer's parameters. ``precision``:
+    a Dense layer's forward and backward products (Precision).
     """
 
     kind: LayerKind
@@ -95,6 +105,7 @@ class LayerSpec:
     l1: float = 0.0
     l2: float = 0.0
     trainable: bool = True
+    precision: Precision = Precision.FLOAT32
 
 
 @dataclass(frozen=True)
