@@ -26,7 +26,7 @@ class Activation:
     def __call__(self, z) -> np.ndarray:
         z = np.asarray(z, dtype=np.float64)
         rows = np.atleast_2d(z)
-        return reference.activate(self.code, rows, self.param).reshape(z.shape)
+        return reference.act_forward(self.code, rows, self.param).reshape(z.shape)
 
     def get_config(self) -> dict:
         """The activation's configuration as plain data."""

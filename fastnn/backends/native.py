@@ -135,11 +135,5 @@ class NativeBackend:
 # name -> the native binding of the kernel whose NumPy twin is reference.KERNELS[name]
 KERNELS = {name: getattr(_native, name) for name in reference.KERNELS} if AVAILABLE else {}
 
-# The names before issue 16, until every branch has moved to KERNELS' (same arguments).
-if AVAILABLE:
-    activate = _native.act_forward
-    activation_grad = _native.act_grad
-    dropout_mask = _native.dropout_mask
-
 # The one instance fastnn.backends hands out (it holds no state of its own).
 BACKEND = NativeBackend() if AVAILABLE else None

@@ -509,10 +509,6 @@ KERNELS: dict[str, Callable] = {
     "bf16_to_float32": bf16_to_float32,
 }
 
-# The names before issue 16, until every branch has moved to the ones above.
-activate = act_forward
-activation_grad = act_grad
-
 
 # ---------------------------------------------------------------- the backend
 
