@@ -148,6 +148,19 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                double beta, double *c, ptrdiff_t ldc,
                const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
+/* fnn_sgemm / fnn_dgemm on at most `threads` (>= 1) threads: for callers that run
+ * their own tasks on the pool (fnn_net_predict runs row chunks in parallel, each chunk's
+ * products on its thread alone). Same bits as fnn_sgemm / fnn_dgemm. */
+void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                       const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                       const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                       float beta, float *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
+void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                       const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+                       const double *b, ptrdiff_t rsb, ptrdiff_t csb,
+                       double beta, double *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
 /* Scratch a call of these sizes needs with up to `threads` threads (0 when none), at
  * any SIMD level this CPU can run; a workspace allocates it once per layer shape. */
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

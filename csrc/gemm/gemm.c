@@ -247,7 +247,8 @@ static int slots_in(void *scratch, size_t bytes, size_t slot)
 
 /* The whole call, given its kernels. */
 static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
-                     ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes)
+                     ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes,
+                     int max_threads)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -264,6 +265,8 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     c.t = t, c.op = op, c.o = o;
     c.direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
+    if (max_threads > 0 && threads > max_threads)
+        threads = max_threads;
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS &&
         (m > DIRECT_MAX_ROWS || (size_t)(n * op->k * t->elsize) < PARALLEL_MIN_B_BYTES))
         threads = 1;
@@ -333,7 +336,7 @@ void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes, 0);
 }
 
 void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
@@ -343,7 +346,27 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, 0);
+}
+
+void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                       const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes, threads < 1 ? 1 : threads);
+}
+
+void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                       const double *a, ptrdiff_t rsa, ptrdiff_t csa, const double *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, double beta, double *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, threads < 1 ? 1 : threads);
 }
 
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
