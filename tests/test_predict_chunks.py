@@ -5,6 +5,10 @@ first bad row of x whichever chunk holds it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -90,3 +94,46 @@ def test_first_bad_row_whichever_chunk_holds_it(threads, bad_row):
         fn.set_num_threads(count)
         with pytest.raises(ValueError, match=rf"first at index \({bad_row}, 7\)"):
             native.NativeBackend().predict(net, params, x, 16)
+
+
+PACKED_CHECK = r"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import fastnn as fn
+from fastnn.backends import native
+from fastnn.backends.reference import ReferenceBackend
+from fastnn.backends.spec import Act
+from test_native_backend import assert_close, dense, dropout, make_net
+
+for dtype in (np.float32, np.float64):
+    net, params = make_net(
+        45, [dense(33, Act.RELU), dropout(0.2), dense(10, Act.SIGMOID), dense(3, Act.SOFTMAX)],
+        dtype,
+    )
+    rng = np.random.default_rng(8)
+    for n in (1, 3, 17, 1000):
+        x = rng.normal(size=(n, 45)).astype(dtype)
+        fn.set_num_threads(1)
+        one = native.NativeBackend().predict(net, params, x, 16)
+        fn.set_num_threads(2)
+        assert np.array_equal(native.NativeBackend().predict(net, params, x, 16), one)
+        assert_close(one, ReferenceBackend().predict(net, params, x), dtype)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("path", ["direct", "packed"])
+def test_packed_weights_on_every_layer(path):
+    """FASTNN_GEMM_PATH=packed: every layer's weights are packed once per call
+    (fnn_gemm_pack_b, fnn_sgemm_packed_b / fnn_dgemm_packed_b) at awkward widths (33,
+    10, 3); =direct: none are."""
+    env = {**os.environ, "FASTNN_GEMM_PATH": path,
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__)] + sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", PACKED_CHECK], capture_output=True, text=True, env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
