@@ -380,8 +380,8 @@ void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes, threads < 1 ? 1 : threads,
-             NULL);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes,
+             threads < 1 ? 1 : threads, NULL);
 }
 
 void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
@@ -391,8 +391,8 @@ void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, doubl
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, threads < 1 ? 1 : threads,
-             NULL);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes,
+             threads < 1 ? 1 : threads, NULL);
 }
 
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

@@ -140,7 +140,8 @@ static size_t fnn_net_predict_slot_bytes(const fnn_net *net, int is_double, ptrd
             continue;
         if (!is_double && l->precision == FNN_PRECISION_BF16)
             return 0;
-        gemm = fnn_max_size(gemm, fnn_gemm_scratch_bytes(is_double, rows, l->n_out, l->n_in, 1));
+        gemm = fnn_max_size(gemm,
+                            fnn_gemm_scratch_bytes(is_double, rows, l->n_out, l->n_in, 1));
     }
     return fnn_round64(bytes + gemm);
 }
@@ -159,7 +160,8 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
     }
     size_t parallel =
         threads > 1 ? (size_t)threads * fnn_net_predict_slot_bytes(net, is_double, rows) : 0;
-    return fnn_net_predict_packed_bytes(net, is_double, rows) + fnn_max_size(buffers + gemm, parallel);
+    return fnn_net_predict_packed_bytes(net, is_double, rows) +
+           fnn_max_size(buffers + gemm, parallel);
 }
 
 #define FNN_TEMPLATE "train/net.inc"
