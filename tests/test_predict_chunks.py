@@ -11,13 +11,12 @@ import sys
 
 import numpy as np
 import pytest
+from test_native_backend import assert_close, dense, dropout, make_net
 
 import fastnn as fn
 from fastnn.backends import native
 from fastnn.backends.reference import ReferenceBackend
 from fastnn.backends.spec import Act
-
-from test_native_backend import assert_close, dense, dropout, make_net
 
 pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason=f"{native.IMPORT_ERROR}")
 
@@ -130,8 +129,11 @@ def test_packed_weights_on_every_layer(path):
     """FASTNN_GEMM_PATH=packed: every layer's weights are packed once per call
     (fnn_gemm_pack_b, fnn_sgemm_packed_b / fnn_dgemm_packed_b) at awkward widths (33,
     10, 3); =direct: none are."""
-    env = {**os.environ, "FASTNN_GEMM_PATH": path,
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__)] + sys.path)}
+    env = {
+        **os.environ,
+        "FASTNN_GEMM_PATH": path,
+        "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), *sys.path]),
+    }
     result = subprocess.run(
         [sys.executable, "-c", PACKED_CHECK], capture_output=True, text=True, env=env,
         timeout=300,
