@@ -220,6 +220,8 @@ typedef struct gemm_call {
     grid g;
     char *slots; /* one slot of `slot` bytes per thread, or NULL */
     size_t slot;
+    const void *packed_b; /* the packed path's B, packed for the whole call, or NULL */
+    ptrdiff_t n;
 } gemm_call;
 
 static void run_task(void *ctx, ptrdiff_t task, int worker)
@@ -229,6 +231,8 @@ static void run_task(void *ctx, ptrdiff_t task, int worker)
     char *slot = c->slots ? c->slots + (size_t)worker * c->slot : NULL;
     if (c->direct)
         gemm_direct_region(c->t, &c->plan, c->op, c->o, r, slot);
+    else if (c->packed_b)
+        gemm_blocked_region_packed_b(c->t, &c->blk, c->op, c->o, r, slot, c->packed_b, c->n);
     else
         gemm_blocked_region(c->t, &c->blk, c->op, c->o, r, slot);
 }
@@ -245,9 +249,28 @@ static int slots_in(void *scratch, size_t bytes, size_t slot)
     return count > (size_t)INT_MAX ? INT_MAX : (int)count;
 }
 
+/* A B packed by fnn_gemm_pack_b: a header naming the kernels and shape it was packed
+ * for, then the panels (gemm_pack_b_whole), GEMM_ALIGN bytes in. */
+typedef struct packed_b_header {
+    const gemm_kernels *t;
+    ptrdiff_t n, k;
+} packed_b_header;
+
+/* The panels of packed_b when it was packed for these kernels and shape, else NULL (B is
+ * then packed as usual: a level forced since, say). */
+static const void *packed_b_data(const void *packed_b, const gemm_kernels *t, ptrdiff_t n,
+                                 ptrdiff_t k)
+{
+    const packed_b_header *h = (const packed_b_header *)packed_b;
+    if (h == NULL || h->t != t || h->n != n || h->k != k)
+        return NULL;
+    return (const char *)packed_b + GEMM_ALIGN;
+}
+
 /* The whole call, given its kernels. */
 static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_out *o,
-                     ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes)
+                     ptrdiff_t m, ptrdiff_t n, void *scratch, size_t scratch_bytes,
+                     int max_threads, const void *packed_b)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -264,6 +287,8 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     c.t = t, c.op = op, c.o = o;
     c.direct = use_direct_path(t, op, m, n);
     int threads = fnn_get_num_threads();
+    if (max_threads > 0 && threads > max_threads)
+        threads = max_threads;
     if (2.0 * (double)m * (double)n * (double)op->k < PARALLEL_MIN_FLOPS &&
         (m > DIRECT_MAX_ROWS || (size_t)(n * op->k * t->elsize) < PARALLEL_MIN_B_BYTES))
         threads = 1;
@@ -281,6 +306,8 @@ static void gemm_run(const gemm_kernels *t, const gemm_operands *op, const gemm_
     } else {
         c.blk = gemm_blocking_for(t, m, n, op->k);
         c.slot = round_slot(c.blk.slot_bytes);
+        c.packed_b = packed_b_data(packed_b, t, n, op->k);
+        c.n = n;
         c.g = packed_grid(m, n, t->mr, c.blk.nr, threads);
     }
     const int parts = c.g.tm * c.g.tn;
@@ -333,7 +360,7 @@ void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes, 0, NULL);
 }
 
 void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
@@ -343,7 +370,29 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double
 {
     const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
     const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, 0, NULL);
+}
+
+void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                       const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes,
+             threads < 1 ? 1 : threads, NULL);
+}
+
+void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                       const double *a, ptrdiff_t rsa, ptrdiff_t csa, const double *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, double beta, double *c, ptrdiff_t ldc,
+                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes,
+             threads < 1 ? 1 : threads, NULL);
 }
 
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -369,4 +418,64 @@ size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
         most = bytes > most ? bytes : most;
     }
     return most;
+}
+
+/* Whether a call of m x n x k with A's column stride csa (rows contiguous when 1) and
+ * B's columns contiguous takes the packed path at the kernels t. */
+static int takes_packed_path(const gemm_kernels *t, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                             ptrdiff_t csa)
+{
+    const gemm_operands op = {NULL, 0, csa, NULL, n, 1, k};
+    return m > 0 && n > 0 && k > 0 && !use_direct_path(t, &op, m, n);
+}
+
+size_t fnn_gemm_packed_b_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                               ptrdiff_t csa)
+{
+    const fnn_cpu_kernels *cpu = fnn_cpu();
+    if (!takes_packed_path(is_double ? cpu->gemm_f64 : cpu->gemm_f32, m, n, k, csa))
+        return 0;
+    size_t most = 0; /* enough at every level, as fnn_gemm_scratch_bytes */
+    for (int level = FNN_SIMD_SCALAR; level <= fnn_simd_detected(); level++) {
+        const fnn_cpu_kernels *at = fnn_cpu_at(level);
+        size_t bytes = gemm_pack_b_whole_bytes(is_double ? at->gemm_f64 : at->gemm_f32, n, k);
+        most = bytes > most ? bytes : most;
+    }
+    return GEMM_ALIGN + round_slot(most);
+}
+
+int fnn_gemm_pack_b(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t csa,
+                    const void *b, ptrdiff_t rsb, ptrdiff_t csb, void *dst, size_t bytes)
+{
+    const fnn_cpu_kernels *cpu = fnn_cpu();
+    const gemm_kernels *t = is_double ? cpu->gemm_f64 : cpu->gemm_f32;
+    if (dst == NULL || !takes_packed_path(t, m, n, k, csa) ||
+        bytes < GEMM_ALIGN + gemm_pack_b_whole_bytes(t, n, k))
+        return 0;
+    packed_b_header *h = (packed_b_header *)dst;
+    h->t = t, h->n = n, h->k = k;
+    gemm_pack_b_whole(t, n, k, b, rsb, csb, (char *)dst + GEMM_ALIGN);
+    return 1;
+}
+
+void fnn_sgemm_packed_b(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                        const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                        ptrdiff_t rsb, ptrdiff_t csb, const void *packed_b, float beta,
+                        float *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch,
+                        size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes, threads, packed_b);
+}
+
+void fnn_dgemm_packed_b(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                        const double *a, ptrdiff_t rsa, ptrdiff_t csa, const double *b,
+                        ptrdiff_t rsb, ptrdiff_t csb, const void *packed_b, double beta,
+                        double *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *scratch,
+                        size_t scratch_bytes)
+{
+    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
+    const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
+    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, threads, packed_b);
 }

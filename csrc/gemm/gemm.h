@@ -190,6 +190,15 @@ void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
                          const gemm_operands *op, const gemm_out *o, gemm_region r,
                          void *slot);
 
+/* B (k x n) packed once for the packed path of any number of calls: its size for the
+ * level of t, the packing, and the region over it (gemm_blocked.c). */
+size_t gemm_pack_b_whole_bytes(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k);
+void gemm_pack_b_whole(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k, const void *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, void *dst);
+void gemm_blocked_region_packed_b(const gemm_kernels *t, const gemm_blocking *blk,
+                                  const gemm_operands *op, const gemm_out *o, gemm_region r,
+                                  void *slot, const void *packed_b, ptrdiff_t n);
+
 /* ----------------------------------------------------------------------- helpers */
 
 static inline const void *gemm_at(const void *p, ptrdiff_t elements, int elsize)

@@ -87,3 +87,54 @@ void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
         }
     }
 }
+
+/* B packed once for every call of its (n, k) (gemm_pack_b_whole): for each K block p, the
+ * panels of all of N in order, panel q of block p at (p * panels + q) * b_pstride. The
+ * same loops and kernels as gemm_blocked_region, so the same bits; only B's packing is
+ * skipped. */
+void gemm_blocked_region_packed_b(const gemm_kernels *t, const gemm_blocking *blk,
+                                  const gemm_operands *op, const gemm_out *o, gemm_region r,
+                                  void *slot, const void *packed_b, ptrdiff_t n)
+{
+    const int es = t->elsize;
+    char *apack = (char *)slot;
+    const ptrdiff_t k = op->k, panels = gemm_ceil_div(n, blk->nr);
+    gemm_out first = *o, middle = *o, last = *o;
+    first.mode = middle.mode = FNN_EPI_NONE;
+    middle.beta = last.beta = 1;
+
+    for (ptrdiff_t jc = r.j0; jc < r.j1; jc += blk->nc) {
+        const ptrdiff_t nc = gemm_min(blk->nc, r.j1 - jc);
+        for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
+            const ptrdiff_t kc = gemm_min(blk->kc, k - pc);
+            const gemm_out *out = pc + kc >= k ? (pc == 0 ? o : &last)
+                                               : (pc == 0 ? &first : &middle);
+            const char *bpack = (const char *)packed_b +
+                                ((pc / blk->kc) * panels + jc / blk->nr) * blk->b_pstride * es;
+            for (ptrdiff_t ic = r.i0; ic < r.i1; ic += blk->mc) {
+                const ptrdiff_t mc = gemm_min(blk->mc, r.i1 - ic);
+                t->pack(mc, kc, gemm_at(op->a, ic * op->rsa + pc * op->csa, es), op->rsa,
+                        op->csa, t->mr, apack, blk->a_pstride);
+                macro_kernel(t, blk, mc, nc, kc, apack, bpack, out, ic, jc);
+            }
+        }
+    }
+}
+
+size_t gemm_pack_b_whole_bytes(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k)
+{
+    const gemm_blocking blk = gemm_blocking_for(t, 1, n, k);
+    const ptrdiff_t kblocks = gemm_ceil_div(gemm_max(k, 1), blk.kc);
+    return (size_t)(kblocks * gemm_ceil_div(n, blk.nr) * blk.b_pstride) * (size_t)t->elsize;
+}
+
+void gemm_pack_b_whole(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k, const void *b,
+                       ptrdiff_t rsb, ptrdiff_t csb, void *dst)
+{
+    const gemm_blocking blk = gemm_blocking_for(t, 1, n, k);
+    const int es = t->elsize;
+    const ptrdiff_t panels = gemm_ceil_div(n, blk.nr);
+    for (ptrdiff_t pc = 0; pc < k; pc += blk.kc)
+        t->pack(n, gemm_min(blk.kc, k - pc), gemm_at(b, pc * rsb, es), csb, rsb, blk.nr,
+                (char *)dst + (pc / blk.kc) * panels * blk.b_pstride * es, blk.b_pstride);
+}

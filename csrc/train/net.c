@@ -108,6 +108,44 @@ size_t fnn_net_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t batch,
     return bytes;
 }
 
+/* Layer l's weights packed for predict's chunks of `rows` rows (0: its products do not
+ * pack B, or compute in bf16). */
+static size_t fnn_layer_packed_bytes(const fnn_layer *l, int is_double, ptrdiff_t rows)
+{
+    if (l->kind != FNN_LAYER_DENSE || (!is_double && l->precision == FNN_PRECISION_BF16))
+        return 0;
+    return fnn_round64(fnn_gemm_packed_b_bytes(is_double, rows, l->n_out, l->n_in, 1));
+}
+
+/* All of predict's packed weights with their table of pointers, or 0 when none pack. */
+static size_t fnn_net_predict_packed_bytes(const fnn_net *net, int is_double, ptrdiff_t rows)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        bytes += fnn_layer_packed_bytes(&net->layers[i], is_double, rows);
+    return bytes > 0 ? bytes + fnn_round64((size_t)net->n_layers * sizeof(void *)) : 0;
+}
+
+/* One thread's part of the chunk-parallel predict for chunks of `rows` rows: its two
+ * activation buffers and its products' scratch on one thread; 0 where a layer computes
+ * in bf16 (that predict takes the layer-by-layer way). */
+static size_t fnn_net_predict_slot_bytes(const fnn_net *net, int is_double, ptrdiff_t rows)
+{
+    size_t elem = is_double ? sizeof(double) : sizeof(float);
+    size_t bytes = 2 * fnn_round64((size_t)(rows * fnn_max_width(net)) * elem);
+    size_t gemm = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const fnn_layer *l = &net->layers[i];
+        if (l->kind != FNN_LAYER_DENSE)
+            continue;
+        if (!is_double && l->precision == FNN_PRECISION_BF16)
+            return 0;
+        gemm = fnn_max_size(gemm,
+                            fnn_gemm_scratch_bytes(is_double, rows, l->n_out, l->n_in, 1));
+    }
+    return fnn_round64(bytes + gemm);
+}
+
 size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_t rows,
                                      int threads)
 {
@@ -120,7 +158,10 @@ size_t fnn_net_predict_scratch_bytes(const fnn_net *net, int is_double, ptrdiff_
             gemm = fnn_max_size(gemm, fnn_layer_gemm_scratch(l, is_double, rows, l->n_out,
                                                              l->n_in, threads));
     }
-    return buffers + gemm;
+    size_t parallel =
+        threads > 1 ? (size_t)threads * fnn_net_predict_slot_bytes(net, is_double, rows) : 0;
+    return fnn_net_predict_packed_bytes(net, is_double, rows) +
+           fnn_max_size(buffers + gemm, parallel);
 }
 
 #define FNN_TEMPLATE "train/net.inc"
