@@ -56,14 +56,18 @@ static void macro_kernel(const gemm_kernels *t, const gemm_blocking *blk, ptrdif
     }
 }
 
-void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
-                         const gemm_operands *op, const gemm_out *o, gemm_region r,
-                         void *slot)
+/* The packed path over region r; B's blocks packed here into the slot, or, where
+ * packed_b is not NULL, read from B packed once for the whole call (gemm_pack_b_whole:
+ * for each K block p, the panels of all n columns in order, panel q of block p at
+ * (p * panels + q) * b_pstride). The same loops and kernels either way: the same bits. */
+static void blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
+                           const gemm_operands *op, const gemm_out *o, gemm_region r,
+                           void *slot, const void *packed_b, ptrdiff_t n)
 {
     const int es = t->elsize;
     char *apack = (char *)slot;
     char *bpack = apack + (size_t)(blk->mc / t->mr * blk->a_pstride) * (size_t)es;
-    const ptrdiff_t k = op->k;
+    const ptrdiff_t k = op->k, panels = gemm_ceil_div(n, blk->nr);
 
     /* The epilogue of each K block: caller's beta on the first, its epilogue on the last. */
     gemm_out first = *o, middle = *o, last = *o;
@@ -76,49 +80,35 @@ void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
             const ptrdiff_t kc = gemm_min(blk->kc, k - pc);
             const gemm_out *out = pc + kc >= k ? (pc == 0 ? o : &last)
                                                : (pc == 0 ? &first : &middle);
-            t->pack(nc, kc, gemm_at(op->b, pc * op->rsb + jc * op->csb, es), op->csb, op->rsb,
-                    blk->nr, bpack, blk->b_pstride);
+            const char *b_block = bpack;
+            if (packed_b)
+                b_block = (const char *)packed_b +
+                          ((pc / blk->kc) * panels + jc / blk->nr) * blk->b_pstride * es;
+            else
+                t->pack(nc, kc, gemm_at(op->b, pc * op->rsb + jc * op->csb, es), op->csb,
+                        op->rsb, blk->nr, bpack, blk->b_pstride);
             for (ptrdiff_t ic = r.i0; ic < r.i1; ic += blk->mc) {
                 const ptrdiff_t mc = gemm_min(blk->mc, r.i1 - ic);
                 t->pack(mc, kc, gemm_at(op->a, ic * op->rsa + pc * op->csa, es), op->rsa,
                         op->csa, t->mr, apack, blk->a_pstride);
-                macro_kernel(t, blk, mc, nc, kc, apack, bpack, out, ic, jc);
+                macro_kernel(t, blk, mc, nc, kc, apack, b_block, out, ic, jc);
             }
         }
     }
 }
 
-/* B packed once for every call of its (n, k) (gemm_pack_b_whole): for each K block p, the
- * panels of all of N in order, panel q of block p at (p * panels + q) * b_pstride. The
- * same loops and kernels as gemm_blocked_region, so the same bits; only B's packing is
- * skipped. */
+void gemm_blocked_region(const gemm_kernels *t, const gemm_blocking *blk,
+                         const gemm_operands *op, const gemm_out *o, gemm_region r,
+                         void *slot)
+{
+    blocked_region(t, blk, op, o, r, slot, NULL, 0);
+}
+
 void gemm_blocked_region_packed_b(const gemm_kernels *t, const gemm_blocking *blk,
                                   const gemm_operands *op, const gemm_out *o, gemm_region r,
                                   void *slot, const void *packed_b, ptrdiff_t n)
 {
-    const int es = t->elsize;
-    char *apack = (char *)slot;
-    const ptrdiff_t k = op->k, panels = gemm_ceil_div(n, blk->nr);
-    gemm_out first = *o, middle = *o, last = *o;
-    first.mode = middle.mode = FNN_EPI_NONE;
-    middle.beta = last.beta = 1;
-
-    for (ptrdiff_t jc = r.j0; jc < r.j1; jc += blk->nc) {
-        const ptrdiff_t nc = gemm_min(blk->nc, r.j1 - jc);
-        for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
-            const ptrdiff_t kc = gemm_min(blk->kc, k - pc);
-            const gemm_out *out = pc + kc >= k ? (pc == 0 ? o : &last)
-                                               : (pc == 0 ? &first : &middle);
-            const char *bpack = (const char *)packed_b +
-                                ((pc / blk->kc) * panels + jc / blk->nr) * blk->b_pstride * es;
-            for (ptrdiff_t ic = r.i0; ic < r.i1; ic += blk->mc) {
-                const ptrdiff_t mc = gemm_min(blk->mc, r.i1 - ic);
-                t->pack(mc, kc, gemm_at(op->a, ic * op->rsa + pc * op->csa, es), op->rsa,
-                        op->csa, t->mr, apack, blk->a_pstride);
-                macro_kernel(t, blk, mc, nc, kc, apack, bpack, out, ic, jc);
-            }
-        }
-    }
+    blocked_region(t, blk, op, o, r, slot, packed_b, n);
 }
 
 size_t gemm_pack_b_whole_bytes(const gemm_kernels *t, ptrdiff_t n, ptrdiff_t k)
