@@ -148,28 +148,16 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                double beta, double *c, ptrdiff_t ldc,
                const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
-/* fnn_sgemm / fnn_dgemm on at most `threads` (>= 1) threads: for callers that run
- * their own tasks on the pool (fnn_net_predict runs row chunks in parallel, each chunk's
- * products on its thread alone). Same bits as fnn_sgemm / fnn_dgemm. */
-void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                       const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                       const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                       float beta, float *c, ptrdiff_t ldc,
-                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
-void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
-                       const double *a, ptrdiff_t rsa, ptrdiff_t csa,
-                       const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-                       double beta, double *c, ptrdiff_t ldc,
-                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes);
 /* B (k x n, element (p, c) at b[p*rsb + c*csb]) packed once for many products A B of
  * m-row A with A's column stride csa (fnn_net_predict: a layer's weights for all its row
  * chunks). fnn_gemm_packed_b_bytes: the buffer (64-byte aligned) fnn_gemm_pack_b needs,
  * at any SIMD level; 0 when such calls do not pack B (the direct path). fnn_gemm_pack_b
  * returns 1 when it packed, 0 when not (pass NULL then). fnn_sgemm_packed_b /
- * fnn_dgemm_packed_b: fnn_sgemm_threads / fnn_dgemm_threads (threads 0: no cap) reading
- * B from packed_b
- * where the call takes the packed path at the level and shape it was packed for (B
- * as given elsewhere, packed_b may be NULL): the same bits either way. */
+ * fnn_dgemm_packed_b: fnn_sgemm / fnn_dgemm on at most `threads` threads (0: no cap;
+ * fnn_net_predict runs row chunks on the pool, each chunk's products on its thread
+ * alone), reading B from packed_b where the call takes the packed path at the level and
+ * shape it was packed for, B as given elsewhere (packed_b may be NULL): the same bits
+ * as fnn_sgemm / fnn_dgemm either way. */
 size_t fnn_gemm_packed_b_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                ptrdiff_t csa);
 int fnn_gemm_pack_b(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t csa,

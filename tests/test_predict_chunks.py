@@ -1,6 +1,6 @@
 """fnn_net_predict's chunk-parallel way (one pool dispatch per call, each thread running
-whole chunks through the network with serial products, fnn_sgemm_threads /
-fnn_dgemm_threads): the same bits as one thread, the NumPy reference's values, and the
+whole chunks through the network with serial products, fnn_sgemm_packed_b /
+fnn_dgemm_packed_b): the same bits as one thread, the NumPy reference's values, and the
 first bad row of x whichever chunk holds it."""
 
 from __future__ import annotations

@@ -373,28 +373,6 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double
     gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes, 0, NULL);
 }
 
-void fnn_sgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                       const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-                       ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t ldc,
-                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
-{
-    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
-    const gemm_out o = out_of(4, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f32, &op, &o, m, n, scratch, scratch_bytes,
-             threads < 1 ? 1 : threads, NULL);
-}
-
-void fnn_dgemm_threads(int threads, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
-                       const double *a, ptrdiff_t rsa, ptrdiff_t csa, const double *b,
-                       ptrdiff_t rsb, ptrdiff_t csb, double beta, double *c, ptrdiff_t ldc,
-                       const fnn_epilogue *epi, void *scratch, size_t scratch_bytes)
-{
-    const gemm_operands op = {a, rsa, csa, b, rsb, csb, k};
-    const gemm_out o = out_of(8, alpha, beta, c, ldc, epi);
-    gemm_run(fnn_cpu()->gemm_f64, &op, &o, m, n, scratch, scratch_bytes,
-             threads < 1 ? 1 : threads, NULL);
-}
-
 size_t fnn_gemm_scratch_bytes(int is_double, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               int threads)
 {
